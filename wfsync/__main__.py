@@ -1,0 +1,3 @@
+from wfsync.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""The emulator's settings: API keys, injected faults, and the response dialect.
+
+Everything here is parsed from the command line forms below and validated up front, so
+a typo in ``--fault`` is an error at start-up rather than a silently healthy server.
+
+    --key VALUE=SCOPES          wfsync-dev-key=workflows:read,workflows:write
+    --fault SPEC                latency=20ms,500=10%,429=5%,retry-after=1,drop-create=0.2
+    --dialect SPEC              envelope=items,id=_id,page-cap=7,total=no,errors=text
+
+The dialect exists because the platform's list and error shapes are undocumented
+(SPEC §1): the emulator can answer in each form a client must survive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+from wfsync.emulator.store import JobTiming
+from wfsync.errors import EmulatorConfigError
+
+__all__ = [
+    "DEV_KEY",
+    "SCOPES",
+    "Dialect",
+    "EmulatorConfig",
+    "Faults",
+    "parse_dialect",
+    "parse_faults",
+    "parse_keys",
+]
+
+READ, WRITE = "workflows:read", "workflows:write"
+SCOPES = frozenset({READ, WRITE})
+# The one key a development emulator accepts when no --key is given.
+DEV_KEY = "wfsync-dev-key"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected trouble: a delay on every request and shares (0..1) of failing answers."""
+
+    latency: float = 0.0
+    error_500: float = 0.0
+    error_429: float = 0.0
+    retry_after: float = 1.0
+    drop_create: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "retry_after")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Which of the response forms of SPEC §1 the emulator answers with."""
+
+    envelope: Literal["data", "items", "bare"] = "data"
+    id_key: Literal["id", "_id"] = "id"
+    page_cap: int | None = None
+    total: bool = True
+    errors: Literal["nest", "string", "text"] = "nest"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes one emulator; the defaults suit a development sandbox."""
+
+    keys: Mapping[str, frozenset[str]] = field(default_factory=lambda: {DEV_KEY: SCOPES})
+    faults: Faults = Faults()
+    dialect: Dialect = Dialect()
+    timing: JobTiming = JobTiming()
+    seed: int = 0
+    fail_share: float = 0.0
+    tick_seconds: float = 0.25
+
+
+def _pairs(spec: str, what: str) -> Iterable[tuple[str, str]]:
+    for part in filter(None, (piece.strip() for piece in spec.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise EmulatorConfigError(f"{what} {spec!r}: expected NAME=VALUE, got {part!r}")
+        yield key.strip().lower(), value.strip()
+
+
+def _share(text: str, name: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise EmulatorConfigError(f"fault {name}: {text!r} is not a share such as 0.1 or 10%") from None
+    if not 0.0 <= value <= 1.0:
+        raise EmulatorConfigError(f"fault {name}: {text!r} is not between 0 and 1 (0% and 100%)")
+    return value
+
+
+def _seconds(text: str, name: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?", text)
+    if not match:
+        raise EmulatorConfigError(f"fault {name}: {text!r} is not a duration such as 20ms or 1.5s")
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
+
+
+_FAULT_NAMES = {
+    "latency": ("latency", _seconds),
+    "500": ("error_500", _share),
+    "429": ("error_429", _share),
+    "retry-after": ("retry_after", _seconds),
+    "drop-create": ("drop_create", _share),
+}
+
+
+def parse_faults(specs: Iterable[str], base: Faults = Faults()) -> Faults:
+    """``["latency=20ms,500=10%", "429=0.05"]`` -> Faults; later settings win."""
+    faults = base
+    for spec in specs:
+        for name, value in _pairs(spec, "fault"):
+            if name not in _FAULT_NAMES:
+                known = ", ".join(_FAULT_NAMES)
+                raise EmulatorConfigError(f"fault {spec!r}: unknown fault {name!r} (known: {known})")
+            attribute, parse = _FAULT_NAMES[name]
+            faults = replace(faults, **{attribute: parse(value, name)})
+    return faults
+
+
+def parse_keys(specs: Iterable[str]) -> dict[str, frozenset[str]]:
+    """``["k1=workflows:read", "k2=workflows:read,workflows:write"]`` -> {key: scopes}."""
+    keys: dict[str, frozenset[str]] = {}
+    for spec in specs:
+        key, sep, scopes_text = spec.partition("=")
+        if not sep or not key:
+            raise EmulatorConfigError("--key: expected KEY=SCOPES, such as KEY=workflows:read")
+        scopes = frozenset(filter(None, (scope.strip() for scope in scopes_text.split(","))))
+        unknown = scopes - SCOPES
+        if unknown:
+            raise EmulatorConfigError(
+                f"--key: unknown scope {sorted(unknown)[0]!r} (known: {', '.join(sorted(SCOPES))})"
+            )
+        keys[key] = scopes
+    return keys
+
+
+_CHOICES = {
+    "envelope": ("envelope", ("data", "items", "bare")),
+    "id": ("id_key", ("id", "_id")),
+    "errors": ("errors", ("nest", "string", "text")),
+}
+
+
+def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
+    """``["envelope=items,id=_id,page-cap=7,total=no"]`` -> Dialect."""
+    dialect = base
+    for spec in specs:
+        for name, value in _pairs(spec, "dialect"):
+            if name in _CHOICES:
+                attribute, allowed = _CHOICES[name]
+                if value not in allowed:
+                    raise EmulatorConfigError(f"dialect {name}: {value!r} is not one of {', '.join(allowed)}")
+                dialect = replace(dialect, **{attribute: value})
+            elif name == "page-cap":
+                if not value.isdigit() or int(value) < 1:
+                    raise EmulatorConfigError(f"dialect page-cap: {value!r} is not a positive integer")
+                dialect = replace(dialect, page_cap=int(value))
+            elif name == "total":
+                if value not in ("yes", "no"):
+                    raise EmulatorConfigError(f"dialect total: {value!r} is not yes or no")
+                dialect = replace(dialect, total=value == "yes")
+            else:
+                known = "envelope, id, page-cap, total, errors"
+                raise EmulatorConfigError(f"dialect {spec!r}: unknown setting {name!r} (known: {known})")
+    return dialect

@@ -1,0 +1,53 @@
+"""``schemas/openapi.yaml`` with the JSON Schemas it refers to bundled in, as one document.
+
+The OpenAPI file names the request bodies by file (``$ref: workflow.schema.json``) so that
+the emulator, the definitions loader and the published description share one source.
+Bundling inlines those files (they are not recursive), so any OpenAPI tool can read the
+result without resolving other files.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from wfsync import schema
+
+__all__ = ["openapi_document"]
+
+_KEYWORDS_DROPPED = ("$schema", "$id", "$defs")
+
+
+def _resolve(document: dict[str, Any], pointer: str) -> Any:
+    node: Any = document
+    for part in filter(None, pointer.split("/")):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _inline(node: Any, current: dict[str, Any]) -> Any:
+    """``node`` with every reference to a schema file (or inside one) replaced by its target."""
+    if isinstance(node, list):
+        return [_inline(item, current) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#/components/"):
+        filename, _, pointer = ref.partition("#")
+        target_doc = schema.load(filename.removesuffix(".schema.json")) if filename else current
+        target = _inline(copy.deepcopy(_resolve(target_doc, pointer)), target_doc)
+        siblings = {key: _inline(value, current) for key, value in node.items() if key != "$ref"}
+        return {**target, **siblings}
+    return {key: _inline(value, current) for key, value in node.items() if key not in _KEYWORDS_DROPPED}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The bundled OpenAPI 3.1 description of the emulated API."""
+    import yaml
+
+    with open(schema.SCHEMA_DIR / "openapi.yaml", encoding="utf-8") as handle:
+        document: dict[str, Any] = yaml.safe_load(handle)
+    bundled: dict[str, Any] = _inline(document, document)
+    return bundled

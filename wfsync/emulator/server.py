@@ -1,0 +1,101 @@
+"""Serving the emulator: in the foreground for ``wfsync emulator``, or on a background
+thread for tests and ``--sandbox``, always over real loopback HTTP.
+
+    >>> with EmulatorServer() as server:
+    ...     server.url
+    'http://127.0.0.1:...'
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+from wfsync.emulator.app import create_app
+from wfsync.emulator.config import EmulatorConfig
+from wfsync.emulator.store import Store
+from wfsync.errors import ConfigError
+
+__all__ = ["EmulatorServer", "bind", "serve"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a ConfigError that says why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_server(app: Any, log_level: str) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", access_log=False, timeout_keep_alive=30,
+        backlog=2048,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C or SIGTERM)."""
+    _uvicorn_server(app, log_level).run(sockets=[sock])
+
+
+class EmulatorServer:
+    """A running emulator on a free loopback port, for as long as the ``with`` block lasts."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        db: str | os.PathLike[str] = ":memory:",
+        store: Store | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.store = store or Store(
+            db, seed=self.config.seed, timing=self.config.timing, fail_share=self.config.fail_share
+        )
+        self.app = create_app(self.config, self.store)
+        self._sock = bind(host, port)
+        name = self._sock.getsockname()
+        self.url = f"http://{name[0] if ':' not in name[0] else f'[{name[0]}]'}:{name[1]}"
+        self._server = _uvicorn_server(self.app, "warning")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="wfsync-emulator", daemon=True
+        )
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError("the embedded emulator did not start")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,169 @@
+"""The JSON Schemas in ``schemas/``, loaded once, and validation that reports every issue.
+
+The emulator validates request bodies with these schemas and the definitions loader
+validates files with them, so the two can never disagree about what a workflow is.
+
+    >>> issues = validate("workflow", {"title": "", "colour": "red"})
+    >>> [issue.message for issue in issues]
+    ['property colour should not exist', 'title must not be empty']
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = [
+    "SCHEMA_DIR",
+    "SchemaIssue",
+    "is_http_url",
+    "load",
+    "parse_instant",
+    "validate",
+]
+
+_HERE = Path(__file__).resolve().parent
+# Installed wheels carry the schemas inside the package; a source checkout has them
+# at the top of the repository.
+SCHEMA_DIR = _HERE / "schemas" if (_HERE / "schemas").is_dir() else _HERE.parent / "schemas"
+
+_NAMES = {
+    "workflow": "workflow.schema.json",
+    "workflow-patch": "workflow-patch.schema.json",
+    "schedule": "schedule.schema.json",
+}
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    """One problem in a document: where (a path of keys and indexes) and what."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+    @property
+    def dotted(self) -> str:
+        return _dotted(self.path)
+
+
+def parse_instant(value: str) -> datetime | None:
+    """An ISO-8601 date-time with a zone, or None when ``value`` is not one."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def is_http_url(value: str) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """The schema called ``name`` (``workflow``, ``workflow-patch``, ``schedule``, …)."""
+    filename = _NAMES.get(name, f"{name}.schema.json")
+    with open(SCHEMA_DIR / filename, encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    registry: Registry[Any] = Registry().with_resources(resources)
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date-time")(lambda value: not isinstance(value, str) or bool(parse_instant(value)))
+    checker.checks("uri")(lambda value: not isinstance(value, str) or is_http_url(value))
+    return jsonschema.Draft202012Validator(load(name), registry=registry, format_checker=checker)
+
+
+def validate(name: str, instance: Any) -> list[SchemaIssue]:
+    """Every issue the schema ``name`` finds in ``instance``, sorted by path; [] when valid."""
+    issues = {issue for error in _validator(name).iter_errors(instance) for issue in _explain(error)}
+    return sorted(issues, key=lambda issue: (tuple(map(str, issue.path)), issue.message))
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "object": "an object",
+    "array": "a list",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _explain(error: Any) -> Iterator[SchemaIssue]:
+    """Turn one jsonschema error into messages a person can act on."""
+    path = tuple(error.absolute_path)
+    where = _dotted(path)
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind in ("anyOf", "oneOf") and error.context:
+        # Report the closest branch rather than "is not valid under any of the given schemas".
+        best = min(error.context, key=lambda sub: (len(sub.path) * -1, sub.validator == "type"))
+        yield from _explain(best)
+    elif kind == "additionalProperties" and isinstance(instance, Mapping):
+        known = list(error.schema.get("properties", {}))
+        for key in sorted(set(instance) - set(known)):
+            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+            yield SchemaIssue((*path, key), f"property {key} should not exist{suffix}")
+    elif kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else str(value)
+        yield SchemaIssue((*path, missing), f"{_dotted((*path, missing))} is required")
+    elif kind == "type":
+        names = value if isinstance(value, list) else [value]
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        yield SchemaIssue(path, f"{where} must be {wanted}")
+    elif kind == "format" and value == "uri":
+        yield SchemaIssue(path, f"{where} must be an absolute http(s) URL, not {instance!r}")
+    elif kind == "format" and value == "date-time":
+        yield SchemaIssue(
+            path, f"{where} must be an ISO-8601 date-time with a zone (such as "
+            f"2027-07-01T09:00:00.000Z), not {instance!r}"
+        )
+    elif kind == "enum" and len(value) > 6 and "description" in error.schema:
+        yield SchemaIssue(path, f"{where} must be one of {error.schema['description'].split(': ', 1)[-1]}"
+                          f" Got {instance!r}")
+    elif kind == "enum":
+        yield SchemaIssue(path, f"{where} must be one of {', '.join(map(str, value))}; got {instance!r}")
+    elif kind == "minLength" and value == 1:
+        yield SchemaIssue(path, f"{where} must not be empty")
+    elif kind == "minLength":
+        yield SchemaIssue(path, f"{where} must be at least {value} characters long")
+    elif kind == "maxLength":
+        yield SchemaIssue(path, f"{where} must be at most {value} characters long")
+    elif kind == "minItems":
+        yield SchemaIssue(path, f"{where} must hold at least {value} item{'s' * (value != 1)}")
+    elif kind == "minProperties":
+        yield SchemaIssue(path, f"{where} must set at least {value} field{'s' * (value != 1)}")
+    else:
+        yield SchemaIssue(path, f"{where}: {error.message}")
