@@ -47,7 +47,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option(
+    "--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port."
+)
 @click.option(
     "--db",
     default=":memory:",
@@ -122,7 +124,9 @@ def emulator(
     from wfsync.emulator.store import JobTiming, Store
 
     settings = emulator_config.EmulatorConfig(
-        keys=emulator_config.parse_keys(keys) if keys else {emulator_config.DEV_KEY: emulator_config.SCOPES},
+        keys=emulator_config.parse_keys(keys)
+        if keys
+        else {emulator_config.DEV_KEY: emulator_config.SCOPES},
         faults=emulator_config.parse_faults(faults),
         dialect=emulator_config.parse_dialect(dialects),
         timing=JobTiming(queue_seconds=job_seconds / 6, run_seconds=job_seconds * 5 / 6),
@@ -143,7 +147,10 @@ def emulator(
         click.echo(f"  key: {emulator_config.DEV_KEY} (development key, both scopes)", err=True)
     if settings.faults.any:
         click.echo(f"  faults: {settings.faults}", err=True)
-    serve(create_app(settings, store), sock)
+    try:
+        serve(create_app(settings, store), sock)
+    except KeyboardInterrupt:
+        click.echo("wfsync emulator stopped", err=True)
 
 
 def _ensure_parent(path: str) -> None:

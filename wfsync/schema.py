@@ -92,14 +92,18 @@ def _validator(name: str) -> Any:
     registry: Registry[Any] = Registry().with_resources(resources)
 
     checker = jsonschema.FormatChecker(formats=())
-    checker.checks("date-time")(lambda value: not isinstance(value, str) or bool(parse_instant(value)))
+    checker.checks("date-time")(
+        lambda value: not isinstance(value, str) or bool(parse_instant(value))
+    )
     checker.checks("uri")(lambda value: not isinstance(value, str) or is_http_url(value))
     return jsonschema.Draft202012Validator(load(name), registry=registry, format_checker=checker)
 
 
 def validate(name: str, instance: Any) -> list[SchemaIssue]:
     """Every issue the schema ``name`` finds in ``instance``, sorted by path; [] when valid."""
-    issues = {issue for error in _validator(name).iter_errors(instance) for issue in _explain(error)}
+    issues = {
+        issue for error in _validator(name).iter_errors(instance) for issue in _explain(error)
+    }
     return sorted(issues, key=lambda issue: (tuple(map(str, issue.path)), issue.message))
 
 
@@ -137,24 +141,31 @@ def _explain(error: Any) -> Iterator[SchemaIssue]:
             suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
             yield SchemaIssue((*path, key), f"property {key} should not exist{suffix}")
     elif kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else str(value)
-        yield SchemaIssue((*path, missing), f"{_dotted((*path, missing))} is required")
+        present = instance if isinstance(instance, Mapping) else {}
+        for missing in (key for key in value if key not in present):
+            yield SchemaIssue((*path, missing), f"{_dotted((*path, missing))} is required")
     elif kind == "type":
         names = value if isinstance(value, list) else [value]
-        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        wanted = " or ".join(_TYPE_NAMES.get(name, str(name)) for name in names)
         yield SchemaIssue(path, f"{where} must be {wanted}")
     elif kind == "format" and value == "uri":
         yield SchemaIssue(path, f"{where} must be an absolute http(s) URL, not {instance!r}")
     elif kind == "format" and value == "date-time":
         yield SchemaIssue(
-            path, f"{where} must be an ISO-8601 date-time with a zone (such as "
-            f"2027-07-01T09:00:00.000Z), not {instance!r}"
+            path,
+            f"{where} must be an ISO-8601 date-time with a zone (such as "
+            f"2027-07-01T09:00:00.000Z), not {instance!r}",
         )
     elif kind == "enum" and len(value) > 6 and "description" in error.schema:
-        yield SchemaIssue(path, f"{where} must be one of {error.schema['description'].split(': ', 1)[-1]}"
-                          f" Got {instance!r}")
+        yield SchemaIssue(
+            path,
+            f"{where} must be one of {error.schema['description'].split(': ', 1)[-1]}"
+            f" Got {instance!r}",
+        )
     elif kind == "enum":
-        yield SchemaIssue(path, f"{where} must be one of {', '.join(map(str, value))}; got {instance!r}")
+        yield SchemaIssue(
+            path, f"{where} must be one of {', '.join(map(str, value))}; got {instance!r}"
+        )
     elif kind == "minLength" and value == 1:
         yield SchemaIssue(path, f"{where} must not be empty")
     elif kind == "minLength":

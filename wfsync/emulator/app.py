@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT, DEFAULT_LIMIT, MAX_PAGE = 100, 20, 2**31 - 1
 MAX_BODY = 1 << 20
+PAGING = ("page", "limit")
 
 
 class ApiError(Exception):
@@ -53,7 +54,11 @@ class ApiError(Exception):
 
 
 class DroppedConnection(Exception):
-    """Raised to drop the connection without an answer (the drop-create fault)."""
+    """The connection was dropped without an answer where no transport could be reached."""
+
+
+# A handler sets this scope key to have its answer dropped (the drop-create fault).
+_DROP = "wfsync.drop_answer"
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -70,7 +75,9 @@ class _Emulator:
 
     # -- answers in the configured dialect ---------------------------------------------------
 
-    def json(self, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    def json(
+        self, payload: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         return Response(body, status, headers, media_type="application/json")
 
@@ -78,7 +85,9 @@ class _Emulator:
         style = self.config.dialect.errors
         reason = HTTPStatus(exc.status).phrase
         if style == "text":
-            return Response("\n".join(exc.messages), exc.status, exc.headers, media_type="text/plain")
+            return Response(
+                "\n".join(exc.messages), exc.status, exc.headers, media_type="text/plain"
+            )
         if style == "string":
             payload: dict[str, Any] = {"status": False, "message": "; ".join(exc.messages)}
         else:  # NestJS: a validation failure lists every message, other errors give one string
@@ -96,7 +105,9 @@ class _Emulator:
             return self.json({"status": True, "message": message, "data": item}, status)
         return self.json(item, status)
 
-    def page(self, items: list[dict[str, Any]], total: int, page: int, limit: int, message: str) -> Response:
+    def page(
+        self, items: list[dict[str, Any]], total: int, page: int, limit: int, message: str
+    ) -> Response:
         dialect = self.config.dialect
         counts: dict[str, Any] = {"page": page, "limit": limit}
         if dialect.total:
@@ -157,7 +168,7 @@ class _Emulator:
         created = self.store.create_workflow(body)
         if self.config.faults.drop_create and self.faults.random() < self.config.faults.drop_create:
             log.info("fault: dropping the answer to the create of %s", created["id"])
-            raise DroppedConnection
+            request.scope[_DROP] = True
         return self.one(self.ident(created, "id"), "Workflow created successfully", 201)
 
     async def get_workflow(self, request: Request) -> Response:
@@ -186,10 +197,15 @@ class _Emulator:
     async def schedule_workflow(self, request: Request) -> Response:
         body = await self.body(request, "schedule")
         if self.store.get_workflow(body["workFlowId"]) is None:
-            raise ApiError(400, f"workFlowId: no workflow with id {body['workFlowId']}")
+            raise ApiError(404, f"Workflow {body['workFlowId']} not found")
         at = schema.parse_instant(body["scheduledDate"])
         assert at is not None  # the schema checked the format
-        job = self.store.schedule_run(body["workFlowId"], at.timestamp(), body["timezone"])
+        try:
+            job = self.store.schedule_run(body["workFlowId"], at.timestamp(), body["timezone"])
+        except (OverflowError, ValueError, OSError):
+            raise ApiError(
+                400, f"scheduledDate {body['scheduledDate']!r} is out of range"
+            ) from None
         return self.json(
             {
                 "status": True,
@@ -204,7 +220,9 @@ class _Emulator:
         cancelled = self.store.cancel_pending(self.workflow(request)["id"])
         count = len(cancelled)
         message = f"Cancelled {count} pending job{'s' * (count != 1)}"
-        return self.json({"status": True, "message": message, "data": {"cancelled": cancelled}}, 201)
+        return self.json(
+            {"status": True, "message": message, "data": {"cancelled": cancelled}}, 201
+        )
 
     async def get_job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
@@ -229,10 +247,14 @@ class _Emulator:
         workflow = self.workflow(request)
         interval = request.query_params.get("interval", "day")
         if interval not in reports.INTERVALS:
-            raise ApiError(400, f"interval must be one of {', '.join(reports.INTERVALS)}, not {interval!r}")
+            raise ApiError(
+                400, f"interval must be one of {', '.join(reports.INTERVALS)}, not {interval!r}"
+            )
         rows = reports.timeline(self.store.all_jobs(workflow["id"]), interval)
-        return self.one({"workflowId": workflow["id"], "interval": interval, "periods": rows},
-                        "Timeline retrieved successfully")
+        return self.one(
+            {"workflowId": workflow["id"], "interval": interval, "periods": rows},
+            "Timeline retrieved successfully",
+        )
 
     async def report(self, request: Request) -> Response:
         workflow = self.workflow(request)
@@ -252,11 +274,16 @@ class _Emulator:
 
     # -- the gateway in front of every endpoint ------------------------------------------------
 
-    def endpoint(self, handler: Handler, scope: str) -> Handler:
+    def endpoint(self, handler: Handler, scope: str, query: tuple[str, ...] = ()) -> Handler:
         async def guarded(request: Request) -> Response:
             try:
                 await self.inject_faults()
                 self.authorize(request, scope)
+                unknown = sorted(set(request.query_params) - set(query))
+                if unknown:
+                    raise ApiError(
+                        400, *(f"query parameter {name} should not exist" for name in unknown)
+                    )
                 return await handler(request)
             except ApiError as exc:
                 return self.error(exc)
@@ -276,59 +303,85 @@ class _Emulator:
         if draw < faults.error_500 + faults.error_429:
             retry = faults.retry_after
             header = str(int(retry)) if float(retry).is_integer() else f"{retry:g}"
-            raise ApiError(429, "Too many requests (injected fault)", headers={"Retry-After": header})
+            raise ApiError(
+                429, "Too many requests (injected fault)", headers={"Retry-After": header}
+            )
 
     def authorize(self, request: Request, scope: str) -> None:
         key = request.headers.get("x-api-key")
         if not key or key not in self.config.keys:
-            raise ApiError(401, "Missing or invalid API key: send a valid key in the X-API-Key header")
+            raise ApiError(
+                401, "Missing or invalid API key: send a valid key in the X-API-Key header"
+            )
         if scope not in self.config.keys[key]:
             raise ApiError(403, f"Forbidden: this API key lacks the {scope} scope")
 
 
 class _DropMiddleware:
-    """Turns :class:`DroppedConnection` into a connection closed without an answer."""
+    """Closes the connection instead of answering when a handler asked for it.
+
+    The work is done and only the answer is lost, as when a proxy times out. uvicorn's
+    ``send`` is a bound method of its request cycle, which holds the transport; marking
+    the cycle disconnected stops uvicorn answering 500 on our behalf.
+    """
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-        except DroppedConnection:
-            # uvicorn's send is a bound method of its request cycle, which holds the
-            # transport; marking the cycle disconnected stops uvicorn sending a 500.
+            return
+
+        async def send_or_drop(message: Any) -> None:
+            if not scope.get(_DROP):
+                await send(message)
+                return
             cycle = getattr(send, "__self__", None)
             transport = getattr(cycle, "transport", None)
             if transport is None:
-                raise
-            transport.abort()
-            cycle.disconnected = True  # type: ignore[union-attr]
+                raise DroppedConnection("answer dropped (drop-create fault)")
+            if message["type"] == "http.response.start":
+                transport.abort()
+                cycle.disconnected = True  # type: ignore[union-attr]
+
+        await self.app(scope, receive, send_or_drop)
 
 
 def create_app(config: EmulatorConfig | None = None, store: Store | None = None) -> Any:
     """The emulator as an ASGI app; ``app.state.store`` is its store."""
     config = config or EmulatorConfig()
-    store = store or Store(":memory:", seed=config.seed, timing=config.timing, fail_share=config.fail_share)
+    store = store or Store(
+        ":memory:", seed=config.seed, timing=config.timing, fail_share=config.fail_share
+    )
     emulator = _Emulator(config, store)
     e = emulator.endpoint
-    routes = [
-        Route("/openapi.json", emulator.openapi),
-        Route("/v1/workflows", e(emulator.list_workflows, READ), methods=["GET"]),
-        Route("/v1/workflows", e(emulator.create_workflow, WRITE), methods=["POST"]),
+    table: dict[str, dict[str, Handler]] = {
+        "/v1/workflows": {
+            "GET": e(emulator.list_workflows, READ, PAGING),
+            "POST": e(emulator.create_workflow, WRITE),
+        },
         # Fixed paths before /{id}, which would otherwise swallow them.
-        Route("/v1/workflows/schedule", e(emulator.schedule_workflow, WRITE), methods=["POST"]),
-        Route("/v1/workflows/jobs/{job_id}", e(emulator.get_job, READ), methods=["GET"]),
-        Route("/v1/workflows/{id}", e(emulator.get_workflow, READ), methods=["GET"]),
-        Route("/v1/workflows/{id}", e(emulator.update_workflow, WRITE), methods=["PATCH"]),
-        Route("/v1/workflows/{id}", e(emulator.delete_workflow, WRITE), methods=["DELETE"]),
-        Route("/v1/workflows/{id}/run", e(emulator.run_workflow, WRITE), methods=["POST"]),
-        Route("/v1/workflows/{id}/cancel", e(emulator.cancel_workflow, WRITE), methods=["POST"]),
-        Route("/v1/workflows/{id}/jobs", e(emulator.list_jobs, READ), methods=["GET"]),
-        Route("/v1/workflows/{id}/summary", e(emulator.summary, READ), methods=["GET"]),
-        Route("/v1/workflows/{id}/summary/timeline", e(emulator.timeline, READ), methods=["GET"]),
-        Route("/v1/workflows/{id}/summary/report", e(emulator.report, READ), methods=["GET"]),
+        "/v1/workflows/schedule": {"POST": e(emulator.schedule_workflow, WRITE)},
+        "/v1/workflows/jobs/{job_id}": {"GET": e(emulator.get_job, READ)},
+        "/v1/workflows/{id}": {
+            "GET": e(emulator.get_workflow, READ),
+            "PATCH": e(emulator.update_workflow, WRITE),
+            "DELETE": e(emulator.delete_workflow, WRITE),
+        },
+        "/v1/workflows/{id}/run": {"POST": e(emulator.run_workflow, WRITE)},
+        "/v1/workflows/{id}/cancel": {"POST": e(emulator.cancel_workflow, WRITE)},
+        "/v1/workflows/{id}/jobs": {"GET": e(emulator.list_jobs, READ, PAGING)},
+        "/v1/workflows/{id}/summary": {"GET": e(emulator.summary, READ)},
+        "/v1/workflows/{id}/summary/timeline": {"GET": e(emulator.timeline, READ, ("interval",))},
+        "/v1/workflows/{id}/summary/report": {"GET": e(emulator.report, READ, ("format",))},
+    }
+    routes = [Route("/openapi.json", emulator.openapi)]
+    every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+    routes += [
+        Route(path, _by_method(emulator, handlers), methods=every)
+        for path, handlers in table.items()
     ]
 
     @contextlib.asynccontextmanager
@@ -342,13 +395,25 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
     async def not_found(request: Request, exc: Exception) -> Response:
         return emulator.error(ApiError(404, f"Cannot {request.method} {request.url.path}"))
 
-    async def not_allowed(request: Request, exc: Exception) -> Response:
-        return emulator.error(ApiError(405, f"Cannot {request.method} {request.url.path}"))
-
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found, 405: not_allowed})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
     app.state.store = store
     app.state.config = config
     return _DropMiddleware(app)
+
+
+def _by_method(emulator: _Emulator, handlers: dict[str, Handler]) -> Handler:
+    """One endpoint per path, so a 405 can list every method the path supports."""
+    allowed = ", ".join(sorted({*handlers, *(["HEAD"] if "GET" in handlers else [])}))
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = handlers.get(method)
+        if handler is None:
+            message = f"Cannot {request.method} {request.url.path}"
+            return emulator.error(ApiError(405, message, headers={"Allow": allowed}))
+        return await handler(request)
+
+    return dispatch
 
 
 async def _tick_forever(store: Store, every: float) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from wfsync.emulator.simulate import OUTCOMES
@@ -15,11 +15,11 @@ INTERVALS = {"minute": 16, "hour": 13, "day": 10, "month": 7}
 _STATUSES = ("scheduled", "queued", "running", "completed", "failed", "cancelled")
 
 
-def _calls(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _calls(jobs: Iterable[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     return [call for job in jobs for call in (job.get("result") or {}).get("calls", [])]
 
 
-def _figures(jobs: list[Mapping[str, Any]]) -> dict[str, Any]:
+def _figures(jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     statuses = Counter(job["status"] for job in jobs)
     calls = _calls(jobs)
     outcomes = Counter(call["outcome"] for call in calls)
@@ -37,7 +37,7 @@ def _figures(jobs: list[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summary(workflow: Mapping[str, Any], jobs: list[Mapping[str, Any]]) -> dict[str, Any]:
+def summary(workflow: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Counts of jobs by status and of calls by outcome, with rates."""
     started = [job["startedAt"] for job in jobs if job.get("startedAt")]
     upcoming = sorted(job["scheduledDate"] for job in jobs if job["status"] == "scheduled")
@@ -54,7 +54,7 @@ def _moment(job: Mapping[str, Any]) -> str:
     return str(job.get("startedAt") or job.get("scheduledDate") or job["createdAt"])
 
 
-def timeline(jobs: list[Mapping[str, Any]], interval: str) -> list[dict[str, Any]]:
+def timeline(jobs: Sequence[Mapping[str, Any]], interval: str) -> list[dict[str, Any]]:
     """Per period (``minute``/``hour``/``day``/``month``): jobs by status and calls."""
     width = INTERVALS[interval]
     periods: dict[str, list[Mapping[str, Any]]] = {}
@@ -75,7 +75,9 @@ def timeline(jobs: list[Mapping[str, Any]], interval: str) -> list[dict[str, Any
     return rows
 
 
-def report(workflow: Mapping[str, Any], jobs: list[Mapping[str, Any]], generated_at: str) -> dict[str, Any]:
+def report(
+    workflow: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], generated_at: str
+) -> dict[str, Any]:
     """The summary plus every job with its calls: the document a team files away."""
     return {
         "generatedAt": generated_at,
@@ -84,7 +86,15 @@ def report(workflow: Mapping[str, Any], jobs: list[Mapping[str, Any]], generated
         "jobs": [
             {
                 key: job.get(key)
-                for key in ("jobId", "type", "status", "scheduledDate", "startedAt", "finishedAt", "error")
+                for key in (
+                    "jobId",
+                    "type",
+                    "status",
+                    "scheduledDate",
+                    "startedAt",
+                    "finishedAt",
+                    "error",
+                )
             }
             | {"calls": (job.get("result") or {}).get("calls", [])}
             for job in jobs
@@ -92,17 +102,33 @@ def report(workflow: Mapping[str, Any], jobs: list[Mapping[str, Any]], generated
     }
 
 
-def report_csv(jobs: list[Mapping[str, Any]]) -> str:
+def report_csv(jobs: Sequence[Mapping[str, Any]]) -> str:
     """One line per call (and per job without calls), for a spreadsheet."""
     import csv
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["jobId", "status", "startedAt", "finishedAt", "callId", "to", "outcome",
-                     "durationSeconds", "endedBy"])
+    writer.writerow(
+        [
+            "jobId",
+            "status",
+            "startedAt",
+            "finishedAt",
+            "callId",
+            "to",
+            "outcome",
+            "durationSeconds",
+            "endedBy",
+        ]
+    )
     for job in jobs:
-        head = [job["jobId"], job["status"], job.get("startedAt") or "", job.get("finishedAt") or ""]
+        head = [
+            job["jobId"],
+            job["status"],
+            job.get("startedAt") or "",
+            job.get("finishedAt") or "",
+        ]
         calls = (job.get("result") or {}).get("calls") or [{}]
         for call in calls:
             fields = ("callId", "to", "outcome", "durationSeconds", "endedBy")

@@ -42,7 +42,11 @@ def _uvicorn_server(app: Any, log_level: str) -> Any:
     import uvicorn
 
     config = uvicorn.Config(
-        app, log_level=log_level, lifespan="on", access_log=False, timeout_keep_alive=30,
+        app,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        timeout_keep_alive=30,
         backlog=2048,
     )
     return uvicorn.Server(config)
@@ -75,7 +79,10 @@ class EmulatorServer:
         self.url = f"http://{name[0] if ':' not in name[0] else f'[{name[0]}]'}:{name[1]}"
         self._server = _uvicorn_server(self.app, "warning")
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name="wfsync-emulator", daemon=True
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name="wfsync-emulator",
+            daemon=True,
         )
 
     def start(self) -> EmulatorServer:

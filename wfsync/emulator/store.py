@@ -79,8 +79,10 @@ class JobTiming:
 
 def format_instant(epoch: float) -> str:
     """An epoch as the platform's instant form, ``2027-07-01T09:00:00.000Z``."""
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    millis = round(epoch * 1000)  # whole milliseconds, so float error never shows
+    moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
+    # strftime's %Y does not pad years before 1000, which ISO-8601 requires.
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
 class Store:
@@ -142,6 +144,12 @@ class Store:
         value = (int(self.clock() * 1000) << 80) | self._ids.getrandbits(80)
         return "job_" + "".join(alphabet[(value >> shift) & 31] for shift in range(125, -1, -5))
 
+    def reset(self) -> None:
+        """Forget every workflow and job (tests share one emulator and reset it)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM jobs")
+            db.execute("DELETE FROM workflows")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -159,7 +167,9 @@ class Store:
         )
         return workflow
 
-    def create_workflow(self, body: Mapping[str, Any], *, workflow_id: str | None = None) -> dict[str, Any]:
+    def create_workflow(
+        self, body: Mapping[str, Any], *, workflow_id: str | None = None
+    ) -> dict[str, Any]:
         """Store a new workflow (titles need not be unique, as on the platform)."""
         now = format_instant(self.clock())
         with self._transaction() as db:
@@ -173,7 +183,9 @@ class Store:
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT * FROM workflows WHERE id = ?", (workflow_id,)
+            ).fetchone()
         return self._workflow(row) if row else None
 
     def list_workflows(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -265,7 +277,9 @@ class Store:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row else None
 
-    def list_jobs(self, workflow_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    def list_jobs(
+        self, workflow_id: str, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of a workflow's jobs, oldest first, and their total count."""
         self.tick()
         with self._lock:
@@ -307,8 +321,12 @@ class Store:
         db.execute(
             f"UPDATE jobs SET status = 'cancelled', due_at = NULL, finished_at = ?, error = ?"
             f" WHERE workflow_id = ? AND status IN ({marks})",
-            (format_instant(self.clock()), None if reason == "cancelled" else reason,
-             workflow_id, *statuses),
+            (
+                format_instant(self.clock()),
+                None if reason == "cancelled" else reason,
+                workflow_id,
+                *statuses,
+            ),
         )
         return ids
 
@@ -321,7 +339,8 @@ class Store:
         with self._transaction() as db:
             while True:
                 rows = db.execute(
-                    "SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq",
+                    "SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ?"
+                    " ORDER BY due_at, seq",
                     (now,),
                 ).fetchall()
                 if not rows:
@@ -352,8 +371,13 @@ class Store:
             db.execute(
                 "UPDATE jobs SET status = ?, finished_at = ?, due_at = NULL, error = ?, result = ?"
                 " WHERE seq = ?",
-                (outcome.status, format_instant(due), outcome.error,
-                 json.dumps(outcome.result), row["seq"]),
+                (
+                    outcome.status,
+                    format_instant(due),
+                    outcome.error,
+                    json.dumps(outcome.result),
+                    row["seq"],
+                ),
             )
 
     def next_due(self) -> float | None:

@@ -1,0 +1,76 @@
+"""Shared fixtures: an emulator served over real loopback HTTP, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from wfsync.emulator import DEV_KEY, EmulatorConfig, JobTiming
+from wfsync.emulator.server import EmulatorServer
+
+# Runs that finish within a test's patience, but slowly enough to see each state.
+FAST_JOBS = JobTiming(queue_seconds=0.05, run_seconds=0.15)
+
+
+class FakeClock:
+    """A clock the test moves by hand (epoch seconds)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[Callable[..., EmulatorServer]]:
+    """Start emulators with any config; every one is stopped after the test."""
+    servers: list[EmulatorServer] = []
+
+    def start(config: EmulatorConfig | None = None, **kwargs: Any) -> EmulatorServer:
+        server = EmulatorServer(config or EmulatorConfig(timing=FAST_JOBS), **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(timing=FAST_JOBS)) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(shared_emulator: EmulatorServer) -> EmulatorServer:
+    """The default emulator, empty at the start of each test."""
+    shared_emulator.store.reset()
+    return shared_emulator
+
+
+@pytest.fixture
+def api(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    """An httpx client for the emulator, sending the development key."""
+    with httpx.Client(base_url=emulator.url, headers={"X-API-Key": DEV_KEY}, timeout=10) as client:
+        yield client
+
+
+LEAD_FOLLOW_UP = {
+    "title": "Lead follow-up",
+    "callbackUrl": "https://client.example.com/hooks/workflow",
+    "webhook": {"url": "https://client.example.com/hooks/workflow"},
+    "endCall": {"phrases": ["goodbye", "end call"]},
+}

@@ -1,0 +1,131 @@
+"""The command line as a user meets it: help, version, and the emulator command."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from click.testing import CliRunner
+
+from wfsync import __version__
+from wfsync.cli import main
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output == f"wfsync, version {__version__}\n"
+
+
+def test_python_dash_m_works() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wfsync", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and __version__ in done.stdout
+
+
+def test_help_lists_commands_and_ends_with_an_example() -> None:
+    result = CliRunner().invoke(main, ["emulator", "--help"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "--fault SPEC" in result.output and "--key KEY=SCOPES" in result.output
+    assert "Example:" in result.output
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from wfsync.cli import main; print(sorted(m for m in ('httpx', 'starlette', "
+        "'uvicorn', 'jsonschema', 'deepdiff', 'yaml') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_bad_fault_is_one_line_and_exit_1() -> None:
+    result = CliRunner().invoke(main, ["emulator", "--fault", "500=lots"])
+    assert result.exit_code == 1
+    assert result.output == "Error: fault 500: 'lots' is not a share such as 0.1 or 10%\n"
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["emulator", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_ctrl_c_stops_the_emulator_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wfsync", "emulator", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stderr is not None
+    assert "listening on" in process.stderr.readline()
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=10)
+    assert process.returncode == 0 and rest.strip().endswith("wfsync emulator stopped")
+    assert "Traceback" not in rest
+
+
+def test_the_emulator_serves_until_sigterm(tmp_path: object) -> None:
+    """`wfsync emulator` as a separate process: it answers, keeps its db file, and stops cleanly."""
+    db = os.path.join(str(tmp_path), "state", "emulator.db")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wfsync",
+            "emulator",
+            "--port",
+            "0",
+            "--db",
+            db,
+            "--key",
+            "k=workflows:read",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        match = re.search(r"listening on (http://\S+)", first)
+        assert match, first
+        url = match.group(1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = httpx.get(url + "/v1/workflows", headers={"X-API-Key": "k"})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert response.status_code == 200
+        assert (
+            httpx.post(
+                url + "/v1/workflows", json={"title": "t"}, headers={"X-API-Key": "k"}
+            ).status_code
+            == 403
+        )
+        assert "k" not in process.stderr.readline().split(), (
+            "a key given with --key is never printed"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=10)
+        assert process.stderr is not None
+        process.stderr.close()
+    # uvicorn shuts down gracefully, then ends by the signal, as Unix servers do.
+    assert code == -signal.SIGTERM
+    assert os.path.exists(db)
