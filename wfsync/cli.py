@@ -45,6 +45,101 @@ def main() -> None:
     """
 
 
+def _config_option(command: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Project settings file (default: ./wfsync.yaml when present).",
+    )(command)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'s' * (number != 1)}"
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text: FILE:LINE:COL: message; github: annotations on the pull request; json: for tools.",
+)
+@_config_option
+@_reports_errors
+def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> None:
+    """Check definition files without touching the network.
+
+    Reads every *.yaml and *.yml under PATHS (default: the settings' paths, else
+    workflows/) and reports every problem at once, sorted, each with its file, line and
+    column. Exit status 0 when valid, 1 when not.
+
+    \b
+    Example:
+      wfsync validate workflows/ --format github
+    """
+    import json
+
+    from wfsync.config import load_settings
+    from wfsync.definitions import DefinitionError, load_definitions
+
+    settings = load_settings(config_file)
+    try:
+        definitions = load_definitions(paths or settings.paths)
+        problems = []
+    except DefinitionError as exc:
+        definitions, problems = [], exc.problems
+    files = len({definition.location.file for definition in definitions})
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "valid": not problems,
+                    "workflows": len(definitions),
+                    "problems": [
+                        {
+                            "file": p.location.file,
+                            "line": p.location.line,
+                            "column": p.location.column,
+                            "message": p.message,
+                        }
+                        for p in problems
+                    ],
+                },
+                indent=2,
+            )
+        )
+    elif output == "github":
+        for p in problems:
+            where = ",".join(
+                f"{name}={_github_escape(str(value), property_value=True)}"
+                for name, value in (
+                    ("file", p.location.file),
+                    ("line", p.location.line),
+                    ("col", p.location.column),
+                )
+            )
+            click.echo(f"::error {where}::{_github_escape(p.message)}")
+    else:
+        for p in problems:
+            click.echo(str(p))
+    if problems:
+        click.echo(f"{_count(len(problems), 'problem')} found", err=True)
+        raise SystemExit(1)
+    if output == "text":
+        click.echo(
+            f"{_count(len(definitions), 'workflow')} in {_count(files, 'file')}: valid", err=True
+        )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(

@@ -99,10 +99,16 @@ def _validator(name: str) -> Any:
     return jsonschema.Draft202012Validator(load(name), registry=registry, format_checker=checker)
 
 
-def validate(name: str, instance: Any) -> list[SchemaIssue]:
-    """Every issue the schema ``name`` finds in ``instance``, sorted by path; [] when valid."""
+def validate(name: str, instance: Any, *, strip: int = 0) -> list[SchemaIssue]:
+    """Every issue the schema ``name`` finds in ``instance``, sorted by path; [] when valid.
+
+    Messages name fields by their path less its first ``strip`` parts (the path kept in
+    each issue is whole).
+    """
     issues = {
-        issue for error in _validator(name).iter_errors(instance) for issue in _explain(error)
+        issue
+        for error in _validator(name).iter_errors(instance)
+        for issue in _explain(error, strip)
     }
     return sorted(issues, key=lambda issue: (tuple(map(str, issue.path)), issue.message))
 
@@ -125,15 +131,21 @@ _TYPE_NAMES = {
 }
 
 
-def _explain(error: Any) -> Iterator[SchemaIssue]:
+def _explain(error: Any, strip: int = 0) -> Iterator[SchemaIssue]:
     """Turn one jsonschema error into messages a person can act on."""
     path = tuple(error.absolute_path)
-    where = _dotted(path)
+
+    def named(full: tuple[str | int, ...]) -> str:
+        if len(full) > strip:
+            return _dotted(full[strip:])
+        return _dotted(full) if full or not strip else "the document"
+
+    where = named(path)
     kind, value, instance = error.validator, error.validator_value, error.instance
     if kind in ("anyOf", "oneOf") and error.context:
         # Report the closest branch rather than "is not valid under any of the given schemas".
         best = min(error.context, key=lambda sub: (len(sub.path) * -1, sub.validator == "type"))
-        yield from _explain(best)
+        yield from _explain(best, strip)
     elif kind == "additionalProperties" and isinstance(instance, Mapping):
         known = list(error.schema.get("properties", {}))
         for key in sorted(set(instance) - set(known)):
@@ -143,7 +155,7 @@ def _explain(error: Any) -> Iterator[SchemaIssue]:
     elif kind == "required":
         present = instance if isinstance(instance, Mapping) else {}
         for missing in (key for key in value if key not in present):
-            yield SchemaIssue((*path, missing), f"{_dotted((*path, missing))} is required")
+            yield SchemaIssue((*path, missing), f"{named((*path, missing))} is required")
     elif kind == "type":
         names = value if isinstance(value, list) else [value]
         wanted = " or ".join(_TYPE_NAMES.get(name, str(name)) for name in names)

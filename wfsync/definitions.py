@@ -1,0 +1,336 @@
+"""Definition files -> validated :class:`Definition` values, or every problem at once.
+
+A definition is one entry of a file's top-level ``workflows:`` list (SPEC §2). Loading
+reads every file under the given paths, checks each against
+``schemas/definitions.schema.json`` and the rules no schema can express (a title defined
+twice, a rename that collides, the same schedule twice), and raises one
+:class:`DefinitionError` holding every problem of every file, each with its location.
+
+    >>> definitions = load_definitions(["examples/workflows"])   # doctest: +SKIP
+    >>> definitions[0].title, definitions[0].body["webhook"]      # doctest: +SKIP
+    ('Appointment reminder', {'url': 'https://…'})
+
+``${NAME}`` in a string value is replaced by environment variable NAME; ``$${`` is a
+literal ``${``. Values that came from the environment are remembered in
+:attr:`Definition.secrets` so that no message or plan ever shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wfsync import schema
+from wfsync.errors import WfsyncError
+from wfsync.yamlsource import Document, Location, Problem, YamlError, read_yaml
+
+__all__ = [
+    "BODY_FIELDS",
+    "Definition",
+    "DefinitionError",
+    "Schedule",
+    "find_files",
+    "load_definitions",
+]
+
+# The fields of a definition that form the workflow body sent to the API.
+BODY_FIELDS = ("title", "callbackUrl", "webhook", "endCall")
+SUFFIXES = (".yaml", ".yml")
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A one-shot run a workflow must have pending."""
+
+    at: datetime
+    timezone: str
+    location: Location | None = None
+
+    @property
+    def instant(self) -> str:
+        """The instant in UTC, as the platform writes it: ``2027-07-01T08:00:00.000Z``."""
+        utc = self.at.astimezone(UTC)
+        return (
+            f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        )
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One workflow as the files define it."""
+
+    title: str
+    body: Mapping[str, Any] = field(repr=False)  # may hold values from the environment
+    location: Location = field(default_factory=lambda: Location("<memory>", 1, 1))
+    schedules: tuple[Schedule, ...] | None = None  # None: leave its schedules alone
+    former_titles: tuple[str, ...] = ()
+    secrets: frozenset[PathKey] = field(default_factory=frozenset)  # body paths from ${ENV}
+
+
+class DefinitionError(WfsyncError):
+    """Definitions that cannot be used; ``problems`` holds every one, sorted by place."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        count = len(self.problems)
+        super().__init__(
+            "\n".join(map(str, self.problems))
+            + f"\n{count} problem{'s' * (count != 1)} in the definitions"
+        )
+
+
+def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
+    """The definition files under ``paths`` (directories recursively, in sorted order)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            if not found:
+                problems.append(
+                    Problem(Location(str(path), 1, 1), "no definition files (*.yaml, *.yml) here")
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(Location(str(path), 1, 1), "no such file or directory"))
+    unique = list(dict.fromkeys(files))
+    return unique, problems
+
+
+def load_definitions(
+    paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str] | None = None
+) -> list[Definition]:
+    """Every definition under ``paths``, in file order; raises DefinitionError."""
+    env = os.environ if env is None else env
+    files, problems = find_files(paths)
+    definitions: list[Definition] = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}"))
+            continue
+        loaded, file_problems = parse_file(str(path), data, env)
+        definitions.extend(loaded)
+        problems.extend(file_problems)
+    problems.extend(_cross_checks(definitions))
+    if problems:
+        raise DefinitionError(problems)
+    return definitions
+
+
+def parse_file(
+    file: str, data: bytes, env: Mapping[str, str]
+) -> tuple[list[Definition], list[Problem]]:
+    """The definitions of one file and the problems found in it."""
+    try:
+        document = read_yaml(file, data)
+    except YamlError as exc:
+        return [], exc.problems
+    top = document.value
+    start = Location(file, 1, 1)
+    if top is None:
+        return [], [Problem(start, "empty file: expected a top-level workflows: list")]
+    if not isinstance(top, dict):
+        found = type(top).__name__
+        return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")]
+    problems: list[Problem] = list(document.problems)
+    secrets, unresolved = _interpolate(document, env, problems)
+    issues = schema.validate("definitions", top, strip=2)
+    for issue in issues:
+        if issue.path in unresolved:  # reported already, as the missing variable
+            continue
+        key = issue.message.startswith("property ")
+        problems.append(Problem(document.where(issue.path, key=key), _redact(issue, secrets)))
+    entries = top.get("workflows")
+    if not isinstance(entries, list):
+        return [], problems
+    # Checks beyond the schema look only at what the schema passed: skip broken parts.
+    broken = _Broken({issue.path for issue in issues} | unresolved)
+    definitions = []
+    for index, entry in enumerate(entries):
+        base = ("workflows", index)
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("title"), str)
+            or base in broken.exact
+        ):
+            continue
+        definition, entry_problems = _definition(document, index, entry, secrets, broken)
+        problems.extend(entry_problems)
+        definitions.append(definition)
+    return definitions, problems
+
+
+def _definition(
+    document: Document,
+    index: int,
+    entry: dict[str, Any],
+    secrets: dict[PathKey, str],
+    broken: _Broken,
+) -> tuple[Definition, list[Problem]]:
+    """The definition of one entry; parts in ``broken`` (already reported) are left out."""
+    base: PathKey = ("workflows", index)
+    problems: list[Problem] = []
+    schedules = None
+    if isinstance(entry.get("schedules"), list) and (*base, "schedules") not in broken.exact:
+        schedules = []
+        seen: dict[datetime, Location] = {}
+        for number, item in enumerate(entry["schedules"]):
+            if broken.within((*base, "schedules", number)):
+                continue
+            at = schema.parse_instant(item["scheduledDate"])
+            assert at is not None  # the schema checked the format
+            where = document.where((*base, "schedules", number))
+            if at in seen:
+                problems.append(
+                    Problem(
+                        where,
+                        f"the same schedule twice: {item['scheduledDate']} is the "
+                        f"same instant as line {seen[at].line}",
+                    )
+                )
+                continue
+            seen[at] = where
+            schedules.append(Schedule(at, item["timezone"], where))
+    body_secrets = frozenset(
+        path[2:] for path in secrets if path[:2] == base and path[2] in BODY_FIELDS
+    )
+    definition = Definition(
+        title=entry["title"],
+        body={key: entry[key] for key in BODY_FIELDS if key in entry},
+        location=document.where((*base, "title")),
+        schedules=tuple(schedules) if schedules is not None else None,
+        former_titles=tuple(
+            title
+            for title in (entry.get("lifecycle") or {}).get("formerTitles") or ()
+            if isinstance(title, str)
+        )
+        if not broken.within((*base, "lifecycle"))
+        else (),
+        secrets=body_secrets,
+    )
+    return definition, problems
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """The paths of a document that failed a check."""
+
+    exact: set[PathKey]
+
+    def within(self, prefix: PathKey) -> bool:
+        """True when something at or under ``prefix`` is broken."""
+        return any(path[: len(prefix)] == prefix for path in self.exact)
+
+
+def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
+    """The rules that span definitions: unique titles, unambiguous renames."""
+    by_title: dict[str, Definition] = {}
+    for definition in definitions:
+        first = by_title.setdefault(definition.title, definition)
+        if first is not definition:
+            yield Problem(
+                definition.location,
+                f"title {definition.title!r} is defined twice; the other is at {first.location}",
+            )
+    renamed_from: dict[str, Definition] = {}
+    for definition in definitions:
+        for former in definition.former_titles:
+            if former == definition.title:
+                yield Problem(
+                    definition.location, f"formerTitles lists this workflow's own title {former!r}"
+                )
+            elif former in by_title:
+                yield Problem(
+                    definition.location,
+                    f"formerTitles entry {former!r} is the title of another definition "
+                    f"({by_title[former].location})",
+                )
+            elif renamed_from.setdefault(former, definition) is not definition:
+                yield Problem(
+                    definition.location,
+                    f"formerTitles entry {former!r} is claimed by another definition too "
+                    f"({renamed_from[former].location})",
+                )
+
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _interpolate(
+    document: Document, env: Mapping[str, str], problems: list[Problem]
+) -> tuple[dict[PathKey, str], set[PathKey]]:
+    """Replace ``${NAME}`` in every string value. Returns {path: text as written} for the
+    values that took something from the environment, and the paths left unresolved."""
+    secrets: dict[PathKey, str] = {}
+    unresolved: set[PathKey] = set()
+
+    def substitute(path: PathKey, text: str) -> str:
+        if "$" not in text:
+            return text
+        used = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal used
+            if match.group(0) == "$${":
+                return "${"
+            name = match.group(1)
+            where = document.where(path)
+            if name is None or not _NAME.fullmatch(name):
+                problems.append(
+                    Problem(
+                        where,
+                        f"invalid reference {match.group(0)!r}: write ${{NAME}} "
+                        "for an environment variable, $${ for a literal ${",
+                    )
+                )
+                unresolved.add(path)
+                return match.group(0)
+            if name not in env:
+                problems.append(Problem(where, f"environment variable {name} is not set"))
+                unresolved.add(path)
+                return match.group(0)
+            used = True
+            return env[name]
+
+        result = _REFERENCE.sub(replace, text)
+        if used:
+            secrets[path] = text
+        return result
+
+    def walk(value: Any, path: PathKey) -> Any:
+        if isinstance(value, str):
+            return substitute(path, value)
+        if isinstance(value, dict):
+            for key in value:
+                value[key] = walk(value[key], (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                value[index] = walk(item, (*path, index))
+        return value
+
+    walk(document.value, ())
+    return secrets, unresolved
+
+
+def _redact(issue: schema.SchemaIssue, secrets: Mapping[PathKey, str]) -> str:
+    """The issue's message, with a value from the environment shown as it was written."""
+    written = secrets.get(issue.path)
+    if written is None:
+        return issue.message
+    hidden = f"{written!r} (its value from the environment is not shown)"
+    return re.sub(
+        r"(, not|Got) ('.*'|\".*\")$", lambda match: f"{match.group(1)} {hidden}", issue.message
+    )

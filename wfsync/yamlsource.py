@@ -1,0 +1,299 @@
+"""YAML bytes -> plain Python values that remember where each one was written.
+
+PyYAML's safe loader silently keeps the last of two equal keys, expands aliases without
+limit and turns ``2027-07-01T09:00:00Z`` into a datetime. Definitions are reviewed by
+people and fed to an API, so this reader composes the node graph (PyYAML's C parser
+when present) and builds the values itself:
+
+- a duplicate key in a mapping is a problem at the second key, naming the first (the
+  first value is kept, so the rest of the file can still be checked);
+- aliases may add at most :data:`MAX_ALIAS_VALUES` values to a document, so a
+  billion-laughs document fails in linear time and bounded memory;
+- timestamps stay the strings that were written; keys must be strings;
+- bytes that are not UTF-8, tabs used for indentation, files over :data:`MAX_BYTES`
+  are errors with a line and column.
+
+    >>> document = read_yaml("a.yaml", b"workflows:\\n  - title: x\\n")
+    >>> document.value, document.where(("workflows", 0, "title"))
+    ({'workflows': [{'title': 'x'}]}, Location(file='a.yaml', line=2, column=12))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "MAX_ALIAS_VALUES",
+    "MAX_BYTES",
+    "Document",
+    "Location",
+    "Problem",
+    "YamlError",
+    "read_yaml",
+]
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ALIAS_VALUES = 100_000
+
+Path_ = tuple[str | int, ...]
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+# Scalars kept as the text that was written, rather than converted.
+_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, and where."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class YamlError(Exception):
+    """A file that cannot be read as YAML at all; ``problems`` says where and why."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+@dataclass
+class Document:
+    """The values of one YAML document and where each path was written."""
+
+    file: str
+    value: Any
+    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Location] = field(default_factory=dict)
+    # Problems that did not stop the reading (a duplicate key keeps its first value).
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: Path_, *, key: bool = False) -> Location:
+        """Where ``path`` was written (its key, when asked and known), else its nearest parent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Location(self.file, 1, 1))
+
+
+def _location(file: str, mark: Any) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _decode(file: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        problem = Problem(
+            Location(file, line, column),
+            f"bytes that are not UTF-8 (0x{data[exc.start]:02x}); save the file as UTF-8",
+        )
+        raise YamlError([problem]) from None
+
+
+def _yaml_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    location = _location(file, mark) if mark is not None else Location(file, 1, 1)
+    lines = text.splitlines()
+    line = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent:
+        return Problem(
+            Location(file, location.line, indent.index("\t") + 1),
+            "tab used for indentation; YAML allows only spaces",
+        )
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return Problem(location, f"invalid YAML: {problem}" + (f" ({context})" if context else ""))
+
+
+class _Builder:
+    """Builds values from a composed node graph, recording locations and checking keys."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.document = Document(file, None)
+        self.problems = self.document.problems
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def size(self, root: yaml.Node) -> int | yaml.Node:
+        """How many values the document holds once aliases are expanded, in linear time;
+        or the node that an alias inside it refers back to."""
+        sizes: dict[int, int] = {}
+        open_nodes: set[int] = set()
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            children = self._children(node)
+            if children_done:
+                open_nodes.discard(id(node))
+                sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+                continue
+            if id(node) in sizes:
+                continue
+            if id(node) in open_nodes:
+                return node
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+        return sizes[id(root)]
+
+    @staticmethod
+    def _children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        return []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.document.values[path] = _location(self.file, node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        if node.tag in _AS_TEXT:
+            return node.value
+        return self.scalars.construct_object(node)
+
+    def _pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+        """The mapping's pairs with ``<<`` merges resolved (explicit keys win)."""
+        pairs: list[tuple[yaml.Node, yaml.Node]] = []
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in node.value:
+            if key.tag != _MERGE:
+                pairs.append((key, value))
+                continue
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    merged.extend(self._pairs(source))
+                else:
+                    self.problems.append(
+                        Problem(
+                            _location(self.file, source.start_mark), "<< can only merge a mapping"
+                        )
+                    )
+        explicit = {k.value for k, _ in pairs if isinstance(k, yaml.ScalarNode)}
+        inherited = [
+            (k, v)
+            for k, v in merged
+            if not (isinstance(k, yaml.ScalarNode) and k.value in explicit)
+        ]
+        return pairs + inherited
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Location] = {}
+        for key_node, value_node in self._pairs(node):
+            where = _location(self.file, key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
+                _STR,
+                "tag:yaml.org,2002:int",
+                "tag:yaml.org,2002:bool",
+                "tag:yaml.org,2002:null",
+                "tag:yaml.org,2002:float",
+            ):
+                self.problems.append(Problem(where, "a key must be plain text"))
+                continue
+            key = key_node.value
+            if key in first_seen:
+                earlier = first_seen[key]
+                self.problems.append(
+                    Problem(where, f"duplicate key {key!r} (first at line {earlier.line})")
+                )
+                continue
+            first_seen[key] = where
+            self.document.keys[(*path, key)] = where
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+
+def read_yaml(file: str, data: bytes) -> Document:
+    """Read one YAML document; raises YamlError when it cannot be read at all.
+
+    Problems that leave a usable document (a duplicate key) are in ``Document.problems``.
+    """
+    if len(data) > MAX_BYTES:
+        raise YamlError(
+            [
+                Problem(
+                    Location(file, 1, 1),
+                    f"file is {len(data):,} bytes, over the limit of {MAX_BYTES:,}",
+                )
+            ]
+        )
+    text = _decode(file, data)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise YamlError([_yaml_problem(file, text, exc)]) from None
+    except (ValueError, RecursionError) as exc:  # the C parser's rare non-YAML errors
+        raise YamlError([Problem(Location(file, 1, 1), f"invalid YAML: {exc}")]) from None
+    nodes = [node for node in nodes if node is not None]
+    if len(nodes) > 1:
+        second = _location(file, nodes[1].start_mark)
+        raise YamlError([Problem(second, "one YAML document per file, please (found a second)")])
+    builder = _Builder(file)
+    if not nodes:
+        return builder.document
+    root = nodes[0]
+    plain = sum(1 for _ in _walk_unique(root))
+    expanded = builder.size(root)
+    if isinstance(expanded, yaml.Node):
+        where = _location(file, expanded.start_mark)
+        raise YamlError([Problem(where, "an alias inside this node refers back to it")])
+    if expanded > plain + MAX_ALIAS_VALUES:
+        raise YamlError(
+            [
+                Problem(
+                    _location(file, root.start_mark),
+                    f"aliases expand this document by over {MAX_ALIAS_VALUES:,} values "
+                    "(an alias bomb?)",
+                )
+            ]
+        )
+    try:
+        builder.document.value = builder.build(root, ())
+    except yaml.YAMLError as exc:
+        raise YamlError([*builder.problems, _yaml_problem(file, text, exc)]) from None
+    except RecursionError:
+        raise YamlError([Problem(_location(file, root.start_mark), "nesting too deep")]) from None
+    return builder.document
+
+
+def _walk_unique(root: yaml.Node) -> Iterable[yaml.Node]:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(_Builder._children(node))
