@@ -55,7 +55,8 @@ print(count / seconds)
 def start_emulator(db: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "wfsync", "emulator", "--port", "0", "--db", db],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     line = process.stderr.readline()
@@ -77,8 +78,18 @@ def measure(url: str, seconds: int, connections: int) -> float:
     target = url + "/v1/workflows?limit=100"
     if shutil.which("wrk"):
         done = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"X-API-Key: {DEV_KEY}", target],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "-H",
+                f"X-API-Key: {DEV_KEY}",
+                target,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
         if non_2xx:
@@ -86,7 +97,9 @@ def measure(url: str, seconds: int, connections: int) -> float:
         return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
     done = subprocess.run(
         [sys.executable, "-c", PY_LOADER, target, DEV_KEY, str(seconds), str(connections)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(done.stdout)
 
@@ -117,8 +130,10 @@ def main() -> None:
             if process.stderr:
                 process.stderr.close()
     tool = "wrk" if shutil.which("wrk") else "python loader"
-    print(f"GET /v1/workflows?limit=100 ({size:,} bytes), {args.workflows:,} workflows stored, "
-          f"{tool}, {args.connections} connections, {args.seconds}s x {args.runs}")
+    print(
+        f"GET /v1/workflows?limit=100 ({size:,} bytes), {args.workflows:,} workflows stored, "
+        f"{tool}, {args.connections} connections, {args.seconds}s x {args.runs}"
+    )
     print(f"median {statistics.median(runs):,.0f} requests/s; runs: {', '.join(f'{r:,.0f}' for r in runs)}")
 
 

@@ -22,9 +22,7 @@ def test_version() -> None:
 
 
 def test_python_dash_m_works() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "wfsync", "--version"], capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-m", "wfsync", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and __version__ in done.stdout
 
 
@@ -113,14 +111,10 @@ def test_the_emulator_serves_until_sigterm(tmp_path: object) -> None:
                 time.sleep(0.05)
         assert response.status_code == 200
         assert (
-            httpx.post(
-                url + "/v1/workflows", json={"title": "t"}, headers={"X-API-Key": "k"}
-            ).status_code
+            httpx.post(url + "/v1/workflows", json={"title": "t"}, headers={"X-API-Key": "k"}).status_code
             == 403
         )
-        assert "k" not in process.stderr.readline().split(), (
-            "a key given with --key is never printed"
-        )
+        assert "k" not in process.stderr.readline().split(), "a key given with --key is never printed"
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=10)
@@ -129,3 +123,80 @@ def test_the_emulator_serves_until_sigterm(tmp_path: object) -> None:
     # uvicorn shuts down gracefully, then ends by the signal, as Unix servers do.
     assert code == -signal.SIGTERM
     assert os.path.exists(db)
+
+
+def write_definitions(folder: str, text: str) -> None:
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "w.yaml"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+BROKEN = "workflows:\n  - titel: Lead follow-up\n    callbackUrl: nope\n"
+
+
+def test_validate_ok(tmp_path: object, monkeypatch: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions("workflows", "workflows:\n  - title: a\n  - title: b\n")
+    result = CliRunner().invoke(main, ["validate"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.output == "2 workflows in 1 file: valid\n"
+
+
+def test_validate_reports_every_problem_sorted(tmp_path: object, monkeypatch: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions("defs", BROKEN)
+    result = CliRunner().invoke(main, ["validate", "defs"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "defs/w.yaml:2:5: property titel should not exist (did you mean 'title'?)",
+        "defs/w.yaml:2:5: title is required",
+        "defs/w.yaml:3:18: callbackUrl must be an absolute http(s) URL, not 'nope'",
+        "3 problems found",
+    ]
+
+
+def test_validate_github_annotations(tmp_path: object, monkeypatch: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions("defs", BROKEN)
+    result = CliRunner().invoke(main, ["validate", "defs", "--format", "github"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "::error file=defs/w.yaml,line=2,col=5::property titel should not exist (did you mean 'title'?)"
+    )
+
+
+def test_validate_json(tmp_path: object, monkeypatch: object) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions("defs", BROKEN)
+    result = CliRunner().invoke(main, ["validate", "defs", "--format", "json"], catch_exceptions=False)
+    report = json.loads(result.output.split("\n3 problems found")[0])
+    assert result.exit_code == 1 and report["valid"] is False
+    assert report["problems"][2] == {
+        "file": "defs/w.yaml",
+        "line": 3,
+        "column": 18,
+        "message": "callbackUrl must be an absolute http(s) URL, not 'nope'",
+    }
+
+
+def test_validate_takes_paths_from_the_settings_file(tmp_path: object, monkeypatch: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions("elsewhere", "workflows:\n  - title: a\n")
+    with open("wfsync.yaml", "w") as handle:
+        handle.write("paths: [elsewhere]\n")
+    result = CliRunner().invoke(main, ["validate"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output == "1 workflow in 1 file: valid\n"
+
+
+def test_a_bad_settings_file_is_reported_with_its_place(tmp_path: object, monkeypatch: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    with open("wfsync.yaml", "w") as handle:
+        handle.write("paths: [workflows]\nprotekt: [x]\n")
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == "Error: wfsync.yaml:2:1: property protekt should not exist (did you mean 'protect'?)\n"
+    )

@@ -15,9 +15,7 @@ KINDS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_kind_of_mistake_is_reported_where_it_is(
-    kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_each_kind_of_mistake_is_reported_where_it_is(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(FIXTURES / kind)
     monkeypatch.delenv("WFSYNC_TEST_UNSET_HOOK", raising=False)
     with pytest.raises(DefinitionError) as caught:
@@ -161,9 +159,7 @@ def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
 def test_a_file_over_the_size_limit(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_bytes(b"workflows: []\n" + b"#" * MAX_BYTES)
-    with pytest.raises(
-        DefinitionError, match=r"big.yaml:1:1: file is 10,485,774 bytes, over the limit"
-    ):
+    with pytest.raises(DefinitionError, match=r"big.yaml:1:1: file is 10,485,774 bytes, over the limit"):
         load_definitions([big], env={})
 
 
@@ -190,3 +186,18 @@ def test_timestamps_stay_as_written(tmp_path: Path) -> None:
 def test_a_utf8_bom_and_unicode_titles(tmp_path: Path) -> None:
     (tmp_path / "w.yaml").write_bytes("\ufeffworkflows:\n  - title: Café ☎ 日本語\n".encode())
     assert load_definitions([tmp_path], env={})[0].title == "Café ☎ 日本語"
+
+
+def test_folders_skip_hidden_files_and_the_settings_file(tmp_path: Path) -> None:
+    write(tmp_path, "wfsync.yaml", "paths: [.]\n")
+    write(tmp_path, ".github/workflows/ci.yml", "on: push\n")
+    write(tmp_path, ".pre-commit-config.yaml", "repos: []\n")
+    write(tmp_path, "teams/a.yaml", "workflows:\n  - title: a\n")
+    assert [d.title for d in load_definitions([tmp_path], env={})] == ["a"]
+
+
+def test_the_examples_are_valid() -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    definitions = load_definitions([examples], env={})
+    assert len(definitions) >= 6
+    assert any(d.former_titles for d in definitions) and any(d.schedules for d in definitions)

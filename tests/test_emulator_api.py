@@ -19,9 +19,7 @@ def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
     return created
 
 
-def wait_for(
-    api: httpx.Client, job_id: str, statuses: set[str], timeout: float = 5
-) -> dict[str, Any]:
+def wait_for(api: httpx.Client, job_id: str, statuses: set[str], timeout: float = 5) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = api.get(f"/v1/workflows/jobs/{job_id}").json()["data"]
@@ -69,21 +67,15 @@ class TestWorkflows:
         assert api.get("/v1/workflows").json()["data"] == []
 
     @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'"title"'])
-    def test_create_400_on_a_body_that_is_not_an_object(
-        self, api: httpx.Client, body: bytes
-    ) -> None:
-        response = api.post(
-            "/v1/workflows", content=body, headers={"Content-Type": "application/json"}
-        )
+    def test_create_400_on_a_body_that_is_not_an_object(self, api: httpx.Client, body: bytes) -> None:
+        response = api.post("/v1/workflows", content=body, headers={"Content-Type": "application/json"})
         assert response.status_code == 400
         assert response.json()["message"]
 
     def test_duplicate_titles_are_allowed_as_on_the_platform(self, api: httpx.Client) -> None:
         first, second = create(api), create(api)
         assert first["id"] != second["id"]
-        assert [w["title"] for w in api.get("/v1/workflows").json()["data"]] == [
-            "Lead follow-up"
-        ] * 2
+        assert [w["title"] for w in api.get("/v1/workflows").json()["data"]] == ["Lead follow-up"] * 2
 
     def test_get_one(self, api: httpx.Client) -> None:
         created = create(api)
@@ -99,9 +91,7 @@ class TestWorkflows:
     def test_patch_changes_only_what_it_names(self, api: httpx.Client) -> None:
         created = create(api)
         time.sleep(0.002)
-        response = api.patch(
-            f"/v1/workflows/{created['id']}", json={"endCall": {"phrases": ["bye"]}}
-        )
+        response = api.patch(f"/v1/workflows/{created['id']}", json={"endCall": {"phrases": ["bye"]}})
         assert response.status_code == 200
         updated = response.json()["data"]
         assert updated["endCall"] == {"phrases": ["bye"]}
@@ -111,9 +101,7 @@ class TestWorkflows:
 
     def test_patch_null_removes_an_optional_field(self, api: httpx.Client) -> None:
         created = create(api)
-        updated = api.patch(f"/v1/workflows/{created['id']}", json={"callbackUrl": None}).json()[
-            "data"
-        ]
+        updated = api.patch(f"/v1/workflows/{created['id']}", json={"callbackUrl": None}).json()["data"]
         assert "callbackUrl" not in updated
 
     def test_patch_400_and_404(self, api: httpx.Client) -> None:
@@ -245,8 +233,7 @@ class TestJobs:
         assert response.json()["data"]["cancelled"] == ids
         assert response.json()["message"] == "Cancelled 2 pending jobs"
         statuses = {
-            j["jobId"]: j["status"]
-            for j in api.get(f"/v1/workflows/{workflow['id']}/jobs").json()["data"]
+            j["jobId"]: j["status"] for j in api.get(f"/v1/workflows/{workflow['id']}/jobs").json()["data"]
         }
         assert statuses == {ids[0]: "cancelled", ids[1]: "cancelled", done: "completed"}
         assert api.post(f"/v1/workflows/{workflow['id']}/cancel").json()["data"]["cancelled"] == []
@@ -302,12 +289,8 @@ class TestMonitoring:
             ).json()["data"]
             assert data["interval"] == interval
             assert sum(row["jobs"] for row in data["periods"]) == 3
-            assert {row["period"] for row in data["periods"]} == {
-                j["startedAt"][:width] for j in jobs
-            }
-        bad = api.get(
-            f"/v1/workflows/{workflow['id']}/summary/timeline", params={"interval": "week"}
-        )
+            assert {row["period"] for row in data["periods"]} == {j["startedAt"][:width] for j in jobs}
+        bad = api.get(f"/v1/workflows/{workflow['id']}/summary/timeline", params={"interval": "week"})
         assert bad.status_code == 400
 
     def test_report_as_json_and_csv(self, api: httpx.Client) -> None:
@@ -323,9 +306,7 @@ class TestMonitoring:
             len(job["result"]["calls"]) for job in jobs
         )
         assert (
-            api.get(
-                f"/v1/workflows/{workflow['id']}/summary/report", params={"format": "pdf"}
-            ).status_code
+            api.get(f"/v1/workflows/{workflow['id']}/summary/report", params={"format": "pdf"}).status_code
             == 400
         )
 

@@ -48,9 +48,7 @@ def keyed() -> Iterator[EmulatorServer]:
     server.stop()
 
 
-def call(
-    server: EmulatorServer, method: str, path: str, body: object, key: str | None
-) -> httpx.Response:
+def call(server: EmulatorServer, method: str, path: str, body: object, key: str | None) -> httpx.Response:
     headers = {"X-API-Key": key} if key is not None else {}
     return httpx.request(method, server.url + path, json=body, headers=headers)
 
@@ -90,9 +88,7 @@ def test_a_key_with_the_scope_gets_past_auth(
 def test_a_read_only_key_changes_nothing(keyed: EmulatorServer) -> None:
     before = call(keyed, "GET", "/v1/workflows", None, READ_ONLY).json()["pagination"]["total"]
     assert call(keyed, "POST", "/v1/workflows", {"title": "t"}, READ_ONLY).status_code == 403
-    assert (
-        call(keyed, "GET", "/v1/workflows", None, READ_ONLY).json()["pagination"]["total"] == before
-    )
+    assert call(keyed, "GET", "/v1/workflows", None, READ_ONLY).json()["pagination"]["total"] == before
 
 
 def test_the_development_key_has_both_scopes(emulator: EmulatorServer) -> None:

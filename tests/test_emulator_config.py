@@ -10,9 +10,7 @@ from wfsync.errors import EmulatorConfigError
 
 def test_faults() -> None:
     faults = parse_faults(["latency=20ms,500=10%", "429=0.05,retry-after=1.5", "drop-create=20%"])
-    assert faults == Faults(
-        latency=0.02, error_500=0.1, error_429=0.05, retry_after=1.5, drop_create=0.2
-    )
+    assert faults == Faults(latency=0.02, error_500=0.1, error_429=0.05, retry_after=1.5, drop_create=0.2)
     assert parse_faults([]) == Faults() and not Faults().any and faults.any
 
 

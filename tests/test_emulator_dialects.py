@@ -36,9 +36,7 @@ def test_bare_arrays_without_totals(start_emulator: Start) -> None:
             "w0",
             "w1",
         ]
-        assert [
-            w["title"] for w in api.get("/v1/workflows", params={"limit": 2, "page": 2}).json()
-        ] == ["w2"]
+        assert [w["title"] for w in api.get("/v1/workflows", params={"limit": 2, "page": 2}).json()] == ["w2"]
 
 
 def test_capped_pages_serve_fewer_than_asked(start_emulator: Start) -> None:
@@ -57,15 +55,11 @@ def test_capped_pages_serve_fewer_than_asked(start_emulator: Start) -> None:
         ("string", lambda r: r.json() == {"status": False, "message": "title is required"}),
         (
             "text",
-            lambda r: (
-                r.headers["content-type"].startswith("text/plain") and r.text == "title is required"
-            ),
+            lambda r: r.headers["content-type"].startswith("text/plain") and r.text == "title is required",
         ),
     ],
 )
-def test_error_bodies(
-    start_emulator: Start, errors: str, check: Callable[[httpx.Response], bool]
-) -> None:
+def test_error_bodies(start_emulator: Start, errors: str, check: Callable[[httpx.Response], bool]) -> None:
     server = start_emulator(EmulatorConfig(dialect=Dialect(errors=errors)))  # type: ignore[arg-type]
     with client(server) as api:
         response = api.post("/v1/workflows", json={})

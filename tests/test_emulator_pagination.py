@@ -43,9 +43,7 @@ def test_exact_multiple_of_the_limit(emulator: EmulatorServer, api: httpx.Client
     assert [w["id"] for p in pages for w in p["data"]] == ids
 
 
-def test_limit_over_the_maximum_is_served_as_100(
-    emulator: EmulatorServer, api: httpx.Client
-) -> None:
+def test_limit_over_the_maximum_is_served_as_100(emulator: EmulatorServer, api: httpx.Client) -> None:
     fill(emulator, 150)
     first = page(api, limit=500)
     assert len(first["data"]) == 100 and first["pagination"]["limit"] == 100
@@ -72,14 +70,10 @@ def test_page_past_the_end_is_empty(emulator: EmulatorServer, api: httpx.Client)
 def test_bad_page_or_limit_is_400(api: httpx.Client, name: str, value: str) -> None:
     response = api.get("/v1/workflows", params={name: value})
     assert response.status_code == 400
-    assert response.json()["message"] == [
-        f"{name} must be an integer from 1 to 2147483647, not {value!r}"
-    ]
+    assert response.json()["message"] == [f"{name} must be an integer from 1 to 2147483647, not {value!r}"]
 
 
-def test_jobs_listing_is_paginated_the_same_way(
-    emulator: EmulatorServer, api: httpx.Client
-) -> None:
+def test_jobs_listing_is_paginated_the_same_way(emulator: EmulatorServer, api: httpx.Client) -> None:
     workflow_id = fill(emulator, 1)[0]
     for _ in range(25):
         emulator.store.schedule_run(workflow_id, 4_000_000_000, "GMT")

@@ -32,9 +32,7 @@ def known_job(server: EmulatorServer) -> str:
     """A workflow and a finished job that generated cases are pointed at half the time."""
     store = server.store
     if store.get_workflow(KNOWN_WORKFLOW) is None:
-        store.create_workflow(
-            {"title": "Known", "endCall": {"phrases": ["bye"]}}, workflow_id=KNOWN_WORKFLOW
-        )
+        store.create_workflow({"title": "Known", "endCall": {"phrases": ["bye"]}}, workflow_id=KNOWN_WORKFLOW)
     jobs = store.all_jobs(KNOWN_WORKFLOW)
     return jobs[0]["jobId"] if jobs else store.start_run(KNOWN_WORKFLOW)["jobId"]
 
@@ -51,9 +49,7 @@ def test_the_emulator_matches_its_openapi_description(
 ) -> None:
     job_id = known_job(server)
     # Random ids would only ever find 404s: point every other valid case at things that exist.
-    positive = (
-        case.meta is None or case.meta.generation.mode == schemathesis.GenerationMode.POSITIVE
-    )
+    positive = case.meta is None or case.meta.generation.mode == schemathesis.GenerationMode.POSITIVE
     if positive and zlib.crc32(repr(case.path_parameters).encode()) % 2 == 0:
         if "id" in (case.path_parameters or {}):
             case.path_parameters["id"] = KNOWN_WORKFLOW
@@ -63,9 +59,7 @@ def test_the_emulator_matches_its_openapi_description(
             case.body["workFlowId"] = KNOWN_WORKFLOW
     # A case made to lack its key keeps lacking it; every other case is authenticated.
     drops_key = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
-    case.call_and_validate(
-        base_url=server.url, headers=None if drops_key else {"X-API-Key": DEV_KEY}
-    )
+    case.call_and_validate(base_url=server.url, headers=None if drops_key else {"X-API-Key": DEV_KEY})
 
 
 def test_the_document_is_served_bundled(server: EmulatorServer) -> None:
@@ -75,6 +69,6 @@ def test_the_document_is_served_bundled(server: EmulatorServer) -> None:
     assert served == openapi_document()
     text = str(served)
     assert ".schema.json" not in text and "$defs" not in text, "file references are inlined"
-    assert served["paths"]["/v1/workflows"]["post"]["requestBody"]["content"]["application/json"][
-        "schema"
-    ]["required"] == ["title"]
+    assert served["paths"]["/v1/workflows"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "required"
+    ] == ["title"]

@@ -73,16 +73,12 @@ def test_create_example(emulator: EmulatorServer) -> None:
 
 
 def test_run_example_and_job_example(emulator: EmulatorServer, doc_workflow: str) -> None:
-    response, _ = run(
-        python_snippets()["POST /v1/workflows/{id}/run"], emulator, WORKFLOW_ID=doc_workflow
-    )
+    response, _ = run(python_snippets()["POST /v1/workflows/{id}/run"], emulator, WORKFLOW_ID=doc_workflow)
     assert response.status_code == 201
     answer = response.json()
     assert set(answer) == {"status", "message", "jobId"}
     assert answer["status"] is True and answer["message"] == "Workflow execution started"
-    job, _ = run(
-        python_snippets()["GET /v1/workflows/jobs/{jobId}"], emulator, job_01hxyz=answer["jobId"]
-    )
+    job, _ = run(python_snippets()["GET /v1/workflows/jobs/{jobId}"], emulator, job_01hxyz=answer["jobId"])
     assert job.status_code == 200
     assert job.json()["data"]["status"] in ("queued", "running", "completed")
 
@@ -98,9 +94,7 @@ def test_documented_error_codes(emulator: EmulatorServer) -> None:
     code = python_snippets()["POST /v1/workflows"].replace('"title": "Lead follow-up",', "")
     response, _ = run(code, emulator)
     assert response.status_code == 400
-    response, _ = run(
-        python_snippets()["POST /v1/workflows/{id}/run"], emulator, WORKFLOW_ID="nope"
-    )
+    response, _ = run(python_snippets()["POST /v1/workflows/{id}/run"], emulator, WORKFLOW_ID="nope")
     assert response.status_code == 404
     response, _ = run(python_snippets()["GET /v1/workflows/jobs/{jobId}"], emulator)
     assert response.status_code == 404

@@ -135,16 +135,12 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
         click.echo(f"{_count(len(problems), 'problem')} found", err=True)
         raise SystemExit(1)
     if output == "text":
-        click.echo(
-            f"{_count(len(definitions), 'workflow')} in {_count(files, 'file')}: valid", err=True
-        )
+        click.echo(f"{_count(len(definitions), 'workflow')} in {_count(files, 'file')}: valid", err=True)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port."
-)
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port.")
 @click.option(
     "--db",
     default=":memory:",
@@ -164,8 +160,7 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Injected trouble, such as latency=20ms,500=10%,429=5%,retry-after=1,drop-create=0.2 "
-    "(repeatable).",
+    help="Injected trouble, such as latency=20ms,500=10%,429=5%,retry-after=1,drop-create=0.2 (repeatable).",
 )
 @click.option(
     "--dialect",
@@ -219,9 +214,7 @@ def emulator(
     from wfsync.emulator.store import JobTiming, Store
 
     settings = emulator_config.EmulatorConfig(
-        keys=emulator_config.parse_keys(keys)
-        if keys
-        else {emulator_config.DEV_KEY: emulator_config.SCOPES},
+        keys=emulator_config.parse_keys(keys) if keys else {emulator_config.DEV_KEY: emulator_config.SCOPES},
         faults=emulator_config.parse_faults(faults),
         dialect=emulator_config.parse_dialect(dialects),
         timing=JobTiming(queue_seconds=job_seconds / 6, run_seconds=job_seconds * 5 / 6),

@@ -27,7 +27,7 @@ from typing import Any
 
 from wfsync import schema
 from wfsync.errors import WfsyncError
-from wfsync.yamlsource import Document, Location, Problem, YamlError, read_yaml
+from wfsync.yamlsource import Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 __all__ = [
     "BODY_FIELDS",
@@ -41,6 +41,7 @@ __all__ = [
 # The fields of a definition that form the workflow body sent to the API.
 BODY_FIELDS = ("title", "callbackUrl", "webhook", "endCall")
 SUFFIXES = (".yaml", ".yml")
+SETTINGS_NAMES = ("wfsync.yaml", "wfsync.yml")
 
 PathKey = tuple[str | int, ...]
 
@@ -57,9 +58,7 @@ class Schedule:
     def instant(self) -> str:
         """The instant in UTC, as the platform writes it: ``2027-07-01T08:00:00.000Z``."""
         utc = self.at.astimezone(UTC)
-        return (
-            f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-        )
+        return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -81,19 +80,21 @@ class DefinitionError(WfsyncError):
         self.problems = sorted(set(problems))
         count = len(self.problems)
         super().__init__(
-            "\n".join(map(str, self.problems))
-            + f"\n{count} problem{'s' * (count != 1)} in the definitions"
+            "\n".join(map(str, self.problems)) + f"\n{count} problem{'s' * (count != 1)} in the definitions"
         )
 
 
 def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
-    """The definition files under ``paths`` (directories recursively, in sorted order)."""
+    """The definition files under ``paths``: files as given, directories recursively in
+    sorted order, skipping hidden files and folders and the settings file."""
     files: list[Path] = []
     problems: list[Problem] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(
+                p for p in path.rglob("*") if _is_definition_file(p.relative_to(path)) and p.is_file()
+            )
             if not found:
                 problems.append(
                     Problem(Location(str(path), 1, 1), "no definition files (*.yaml, *.yml) here")
@@ -107,6 +108,16 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
     return unique, problems
 
 
+def _is_definition_file(relative: Path) -> bool:
+    """A *.yaml/*.yml file found in a folder, less hidden ones (.github/, .pre-commit-config.yaml)
+    and the settings file."""
+    return (
+        relative.suffix in SUFFIXES
+        and relative.name not in SETTINGS_NAMES
+        and not any(part.startswith(".") for part in relative.parts)
+    )
+
+
 def load_definitions(
     paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str] | None = None
 ) -> list[Definition]:
@@ -114,24 +125,23 @@ def load_definitions(
     env = os.environ if env is None else env
     files, problems = find_files(paths)
     definitions: list[Definition] = []
-    for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}"))
-            continue
-        loaded, file_problems = parse_file(str(path), data, env)
-        definitions.extend(loaded)
-        problems.extend(file_problems)
+    with paused_gc():
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                problems.append(Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}"))
+                continue
+            loaded, file_problems = parse_file(str(path), data, env)
+            definitions.extend(loaded)
+            problems.extend(file_problems)
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)
     return definitions
 
 
-def parse_file(
-    file: str, data: bytes, env: Mapping[str, str]
-) -> tuple[list[Definition], list[Problem]]:
+def parse_file(file: str, data: bytes, env: Mapping[str, str]) -> tuple[list[Definition], list[Problem]]:
     """The definitions of one file and the problems found in it."""
     try:
         document = read_yaml(file, data)
@@ -157,16 +167,17 @@ def parse_file(
         return [], problems
     # Checks beyond the schema look only at what the schema passed: skip broken parts.
     broken = _Broken({issue.path for issue in issues} | unresolved)
+    secrets_by_entry: dict[int, dict[PathKey, str]] = {}
+    for path, written in secrets.items():
+        if len(path) > 2 and path[0] == "workflows" and isinstance(path[1], int):
+            secrets_by_entry.setdefault(path[1], {})[path[2:]] = written
     definitions = []
     for index, entry in enumerate(entries):
         base = ("workflows", index)
-        if (
-            not isinstance(entry, dict)
-            or not isinstance(entry.get("title"), str)
-            or base in broken.exact
-        ):
+        if not isinstance(entry, dict) or not isinstance(entry.get("title"), str) or base in broken.exact:
             continue
-        definition, entry_problems = _definition(document, index, entry, secrets, broken)
+        entry_secrets = secrets_by_entry.get(index, {})
+        definition, entry_problems = _definition(document, index, entry, entry_secrets, broken)
         problems.extend(entry_problems)
         definitions.append(definition)
     return definitions, problems
@@ -179,7 +190,8 @@ def _definition(
     secrets: dict[PathKey, str],
     broken: _Broken,
 ) -> tuple[Definition, list[Problem]]:
-    """The definition of one entry; parts in ``broken`` (already reported) are left out."""
+    """The definition of one entry; parts in ``broken`` (already reported) are left out.
+    ``secrets`` holds the entry's values from the environment, by path within the entry."""
     base: PathKey = ("workflows", index)
     problems: list[Problem] = []
     schedules = None
@@ -203,9 +215,7 @@ def _definition(
                 continue
             seen[at] = where
             schedules.append(Schedule(at, item["timezone"], where))
-    body_secrets = frozenset(
-        path[2:] for path in secrets if path[:2] == base and path[2] in BODY_FIELDS
-    )
+    body_secrets = frozenset(path for path in secrets if path[0] in BODY_FIELDS)
     definition = Definition(
         title=entry["title"],
         body={key: entry[key] for key in BODY_FIELDS if key in entry},
@@ -248,9 +258,7 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
     for definition in definitions:
         for former in definition.former_titles:
             if former == definition.title:
-                yield Problem(
-                    definition.location, f"formerTitles lists this workflow's own title {former!r}"
-                )
+                yield Problem(definition.location, f"formerTitles lists this workflow's own title {former!r}")
             elif former in by_title:
                 yield Problem(
                     definition.location,
@@ -331,6 +339,4 @@ def _redact(issue: schema.SchemaIssue, secrets: Mapping[PathKey, str]) -> str:
     if written is None:
         return issue.message
     hidden = f"{written!r} (its value from the environment is not shown)"
-    return re.sub(
-        r"(, not|Got) ('.*'|\".*\")$", lambda match: f"{match.group(1)} {hidden}", issue.message
-    )
+    return re.sub(r"(, not|Got) ('.*'|\".*\")$", lambda match: f"{match.group(1)} {hidden}", issue.message)

@@ -75,9 +75,7 @@ class _Emulator:
 
     # -- answers in the configured dialect ---------------------------------------------------
 
-    def json(
-        self, payload: Any, status: int = 200, headers: dict[str, str] | None = None
-    ) -> Response:
+    def json(self, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         return Response(body, status, headers, media_type="application/json")
 
@@ -85,9 +83,7 @@ class _Emulator:
         style = self.config.dialect.errors
         reason = HTTPStatus(exc.status).phrase
         if style == "text":
-            return Response(
-                "\n".join(exc.messages), exc.status, exc.headers, media_type="text/plain"
-            )
+            return Response("\n".join(exc.messages), exc.status, exc.headers, media_type="text/plain")
         if style == "string":
             payload: dict[str, Any] = {"status": False, "message": "; ".join(exc.messages)}
         else:  # NestJS: a validation failure lists every message, other errors give one string
@@ -105,9 +101,7 @@ class _Emulator:
             return self.json({"status": True, "message": message, "data": item}, status)
         return self.json(item, status)
 
-    def page(
-        self, items: list[dict[str, Any]], total: int, page: int, limit: int, message: str
-    ) -> Response:
+    def page(self, items: list[dict[str, Any]], total: int, page: int, limit: int, message: str) -> Response:
         dialect = self.config.dialect
         counts: dict[str, Any] = {"page": page, "limit": limit}
         if dialect.total:
@@ -203,9 +197,7 @@ class _Emulator:
         try:
             job = self.store.schedule_run(body["workFlowId"], at.timestamp(), body["timezone"])
         except (OverflowError, ValueError, OSError):
-            raise ApiError(
-                400, f"scheduledDate {body['scheduledDate']!r} is out of range"
-            ) from None
+            raise ApiError(400, f"scheduledDate {body['scheduledDate']!r} is out of range") from None
         return self.json(
             {
                 "status": True,
@@ -220,9 +212,7 @@ class _Emulator:
         cancelled = self.store.cancel_pending(self.workflow(request)["id"])
         count = len(cancelled)
         message = f"Cancelled {count} pending job{'s' * (count != 1)}"
-        return self.json(
-            {"status": True, "message": message, "data": {"cancelled": cancelled}}, 201
-        )
+        return self.json({"status": True, "message": message, "data": {"cancelled": cancelled}}, 201)
 
     async def get_job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
@@ -247,9 +237,7 @@ class _Emulator:
         workflow = self.workflow(request)
         interval = request.query_params.get("interval", "day")
         if interval not in reports.INTERVALS:
-            raise ApiError(
-                400, f"interval must be one of {', '.join(reports.INTERVALS)}, not {interval!r}"
-            )
+            raise ApiError(400, f"interval must be one of {', '.join(reports.INTERVALS)}, not {interval!r}")
         rows = reports.timeline(self.store.all_jobs(workflow["id"]), interval)
         return self.one(
             {"workflowId": workflow["id"], "interval": interval, "periods": rows},
@@ -281,9 +269,7 @@ class _Emulator:
                 self.authorize(request, scope)
                 unknown = sorted(set(request.query_params) - set(query))
                 if unknown:
-                    raise ApiError(
-                        400, *(f"query parameter {name} should not exist" for name in unknown)
-                    )
+                    raise ApiError(400, *(f"query parameter {name} should not exist" for name in unknown))
                 return await handler(request)
             except ApiError as exc:
                 return self.error(exc)
@@ -303,16 +289,12 @@ class _Emulator:
         if draw < faults.error_500 + faults.error_429:
             retry = faults.retry_after
             header = str(int(retry)) if float(retry).is_integer() else f"{retry:g}"
-            raise ApiError(
-                429, "Too many requests (injected fault)", headers={"Retry-After": header}
-            )
+            raise ApiError(429, "Too many requests (injected fault)", headers={"Retry-After": header})
 
     def authorize(self, request: Request, scope: str) -> None:
         key = request.headers.get("x-api-key")
         if not key or key not in self.config.keys:
-            raise ApiError(
-                401, "Missing or invalid API key: send a valid key in the X-API-Key header"
-            )
+            raise ApiError(401, "Missing or invalid API key: send a valid key in the X-API-Key header")
         if scope not in self.config.keys[key]:
             raise ApiError(403, f"Forbidden: this API key lacks the {scope} scope")
 
@@ -352,9 +334,7 @@ class _DropMiddleware:
 def create_app(config: EmulatorConfig | None = None, store: Store | None = None) -> Any:
     """The emulator as an ASGI app; ``app.state.store`` is its store."""
     config = config or EmulatorConfig()
-    store = store or Store(
-        ":memory:", seed=config.seed, timing=config.timing, fail_share=config.fail_share
-    )
+    store = store or Store(":memory:", seed=config.seed, timing=config.timing, fail_share=config.fail_share)
     emulator = _Emulator(config, store)
     e = emulator.endpoint
     table: dict[str, dict[str, Handler]] = {
@@ -379,10 +359,7 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
     }
     routes = [Route("/openapi.json", emulator.openapi)]
     every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-    routes += [
-        Route(path, _by_method(emulator, handlers), methods=every)
-        for path, handlers in table.items()
-    ]
+    routes += [Route(path, _by_method(emulator, handlers), methods=every) for path, handlers in table.items()]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -89,9 +89,7 @@ def _share(text: str, name: str) -> float:
     try:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
-        raise EmulatorConfigError(
-            f"fault {name}: {text!r} is not a share such as 0.1 or 10%"
-        ) from None
+        raise EmulatorConfigError(f"fault {name}: {text!r} is not a share such as 0.1 or 10%") from None
     if not 0.0 <= value <= 1.0:
         raise EmulatorConfigError(f"fault {name}: {text!r} is not between 0 and 1 (0% and 100%)")
     return value
@@ -121,9 +119,7 @@ def parse_faults(specs: Iterable[str], base: Faults = Faults()) -> Faults:
         for name, value in _pairs(spec, "fault"):
             if name not in _FAULT_NAMES:
                 known = ", ".join(_FAULT_NAMES)
-                raise EmulatorConfigError(
-                    f"fault {spec!r}: unknown fault {name!r} (known: {known})"
-                )
+                raise EmulatorConfigError(f"fault {spec!r}: unknown fault {name!r} (known: {known})")
             attribute, parse = _FAULT_NAMES[name]
             faults = replace(faults, **{attribute: parse(value, name)})
     return faults
@@ -161,15 +157,11 @@ def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
             if name in _CHOICES:
                 attribute, allowed = _CHOICES[name]
                 if value not in allowed:
-                    raise EmulatorConfigError(
-                        f"dialect {name}: {value!r} is not one of {', '.join(allowed)}"
-                    )
+                    raise EmulatorConfigError(f"dialect {name}: {value!r} is not one of {', '.join(allowed)}")
                 dialect = replace(dialect, **{attribute: value})  # type: ignore[arg-type]
             elif name == "page-cap":
                 if not value.isdigit() or int(value) < 1:
-                    raise EmulatorConfigError(
-                        f"dialect page-cap: {value!r} is not a positive integer"
-                    )
+                    raise EmulatorConfigError(f"dialect page-cap: {value!r} is not a positive integer")
                 dialect = replace(dialect, page_cap=int(value))
             elif name == "total":
                 if value not in ("yes", "no"):
@@ -177,7 +169,5 @@ def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
                 dialect = replace(dialect, total=value == "yes")
             else:
                 known = "envelope, id, page-cap, total, errors"
-                raise EmulatorConfigError(
-                    f"dialect {spec!r}: unknown setting {name!r} (known: {known})"
-                )
+                raise EmulatorConfigError(f"dialect {spec!r}: unknown setting {name!r} (known: {known})")
     return dialect

@@ -39,9 +39,7 @@ def _inline(node: Any, current: dict[str, Any]) -> Any:
         target = _inline(copy.deepcopy(_resolve(target_doc, pointer)), target_doc)
         siblings = {key: _inline(value, current) for key, value in node.items() if key != "$ref"}
         return {**target, **siblings}
-    return {
-        key: _inline(value, current) for key, value in node.items() if key not in _KEYWORDS_DROPPED
-    }
+    return {key: _inline(value, current) for key, value in node.items() if key not in _KEYWORDS_DROPPED}
 
 
 @functools.cache

@@ -34,9 +34,7 @@ def _unreachable(body: dict[str, Any]) -> str | None:
     return None
 
 
-def simulate_run(
-    seed: int, seq: int, body: dict[str, Any], fail_share: float, at: float
-) -> RunOutcome:
+def simulate_run(seed: int, seq: int, body: dict[str, Any], fail_share: float, at: float) -> RunOutcome:
     """The outcome of job number ``seq`` of a workflow with ``body``, finishing at ``at``."""
     rng = random.Random(f"{seed}:{seq}")
     unreachable = _unreachable(body)

@@ -167,9 +167,7 @@ class Store:
         )
         return workflow
 
-    def create_workflow(
-        self, body: Mapping[str, Any], *, workflow_id: str | None = None
-    ) -> dict[str, Any]:
+    def create_workflow(self, body: Mapping[str, Any], *, workflow_id: str | None = None) -> dict[str, Any]:
         """Store a new workflow (titles need not be unique, as on the platform)."""
         now = format_instant(self.clock())
         with self._transaction() as db:
@@ -183,9 +181,7 @@ class Store:
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM workflows WHERE id = ?", (workflow_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
         return self._workflow(row) if row else None
 
     def list_workflows(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -277,9 +273,7 @@ class Store:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row else None
 
-    def list_jobs(
-        self, workflow_id: str, offset: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    def list_jobs(self, workflow_id: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """One page of a workflow's jobs, oldest first, and their total count."""
         self.tick()
         with self._lock:
@@ -339,8 +333,7 @@ class Store:
         with self._transaction() as db:
             while True:
                 rows = db.execute(
-                    "SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ?"
-                    " ORDER BY due_at, seq",
+                    "SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq",
                     (now,),
                 ).fetchall()
                 if not rows:
@@ -363,9 +356,7 @@ class Store:
                 (format_instant(due), due + timing.run_seconds, row["seq"]),
             )
         else:  # running
-            body_row = db.execute(
-                "SELECT body FROM workflows WHERE id = ?", (row["workflow_id"],)
-            ).fetchone()
+            body_row = db.execute("SELECT body FROM workflows WHERE id = ?", (row["workflow_id"],)).fetchone()
             body = json.loads(body_row["body"]) if body_row else {}
             outcome = simulate_run(self.seed, int(row["seq"]), body, self.fail_share, due)
             db.execute(
