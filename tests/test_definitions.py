@@ -89,7 +89,10 @@ workflows:
     (definition,) = load_definitions([tmp_path], env={"HOOK_TOKEN": "s3cr3t", "GOODBYE": "bye"})
     assert definition.body["webhook"]["url"] == "https://hooks.example.com/s3cr3t/x"
     assert definition.body["endCall"]["phrases"] == ["say ${literal}", "bye"]
-    assert definition.secrets == {("webhook", "url"), ("endCall", "phrases", 1)}
+    assert definition.secrets == {
+        ("webhook", "url"): "https://hooks.example.com/${HOOK_TOKEN}/x",
+        ("endCall", "phrases", 1): "${GOODBYE}",
+    }
     assert "s3cr3t" not in repr(definition)
 
 

@@ -54,6 +54,65 @@ def _config_option(command: F) -> F:
     )(command)
 
 
+def _api_options(command: F) -> F:
+    """The options of every command that talks to the API."""
+    for option in reversed(
+        [
+            click.option(
+                "--api-url",
+                metavar="URL",
+                help="The API (default: $WFSYNC_API_URL, the "
+                "settings' api_url, else https://api.indigenius.ai). The key is read from "
+                "$WFSYNC_API_KEY or $INDIGENIUS_API_KEY, never from a flag.",
+            ),
+            click.option(
+                "--sandbox",
+                is_flag=True,
+                help="Use the embedded emulator instead, its state in .wfsync/sandbox.db: no account needed.",
+            ),
+            click.option(
+                "--debug", is_flag=True, help="Log every request to stderr (the key never appears)."
+            ),
+            _config_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+class _Redact:
+    """A logging filter that removes a secret from every record."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def filter(self, record: Any) -> bool:
+        if self.secret and self.secret in record.getMessage():
+            record.msg, record.args = record.getMessage().replace(self.secret, "***"), ()
+        return True
+
+
+def _logging(debug: bool, secret: str) -> None:
+    import logging
+
+    if not debug:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.addFilter(_Redact(secret))
+    for name, level in (("wfsync", logging.DEBUG), ("httpx", logging.INFO)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+
+
+def _color() -> bool:
+    import os
+    import sys
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'s' * (number != 1)}"
 
@@ -136,6 +195,100 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
         raise SystemExit(1)
     if output == "text":
         click.echo(f"{_count(len(definitions), 'workflow')} in {_count(files, 'file')}: valid", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
+)
+@click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the plan as markdown for a pull-request comment.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for `wfsync apply --plan`."
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
+@_api_options
+@_reports_errors
+def plan(
+    paths: tuple[str, ...],
+    prune: bool,
+    force: bool,
+    as_json: bool,
+    markdown: bool,
+    out: str | None,
+    detailed_exitcode: bool,
+    api_url: str | None,
+    sandbox: bool,
+    debug: bool,
+    config_file: str | None,
+) -> None:
+    """Show what apply would change: definitions against the live workflows.
+
+    Reads the definitions under PATHS (default: the settings' paths, else workflows/),
+    the live listing (one paginated read) and the jobs of workflows whose schedules are
+    managed, and prints the changes. It never writes to the API. A plan over a safety
+    limit is printed, then fails naming the limit (--force goes past it). When
+    $GITHUB_STEP_SUMMARY is set, the markdown plan is appended there too.
+
+    \b
+    Example:
+      wfsync plan workflows/ --detailed-exitcode --out plan.json
+      wfsync plan examples/ --sandbox
+    """
+    import asyncio
+    import os
+    from datetime import UTC, datetime
+
+    from wfsync import render
+    from wfsync.api import ApiClient
+    from wfsync.config import load_settings
+    from wfsync.definitions import load_definitions
+    from wfsync.live import plan_live
+    from wfsync.plan import check_safety
+    from wfsync.target import open_target
+
+    settings = load_settings(config_file)
+    definitions = load_definitions(paths or settings.paths)
+    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
+        _logging(debug, target.key)
+
+        async def compute() -> Any:
+            async with ApiClient.connect(target.url, target.key) as api:
+                return await plan_live(
+                    api,
+                    definitions,
+                    now=datetime.now(UTC),
+                    prune=prune,
+                    protect=settings.protect,
+                    api_url=target.name,
+                )
+
+        result = asyncio.run(compute())
+    if as_json:
+        click.echo(render.render_json(result), nl=False)
+    elif markdown:
+        click.echo(render.render_markdown(result), nl=False)
+    else:
+        click.echo(render.render_text(result, color=_color()), nl=False, color=_color())
+    if out:
+        _write(out, render.render_json(result))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        _write(summary_file, render.render_markdown(result), append=True)
+    if not force:
+        check_safety(result, settings.safety)
+    if detailed_exitcode and not result.empty:
+        raise SystemExit(2)
+
+
+def _write(path: str, text: str, *, append: bool = False) -> None:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise WfsyncError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 @main.command()

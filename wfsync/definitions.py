@@ -36,6 +36,7 @@ __all__ = [
     "Schedule",
     "find_files",
     "load_definitions",
+    "utc_instant",
 ]
 
 # The fields of a definition that form the workflow body sent to the API.
@@ -57,8 +58,13 @@ class Schedule:
     @property
     def instant(self) -> str:
         """The instant in UTC, as the platform writes it: ``2027-07-01T08:00:00.000Z``."""
-        utc = self.at.astimezone(UTC)
-        return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        return utc_instant(self.at)
+
+
+def utc_instant(moment: datetime) -> str:
+    """``moment`` in UTC as the platform writes instants: ``2027-07-01T08:00:00.000Z``."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,9 @@ class Definition:
     location: Location = field(default_factory=lambda: Location("<memory>", 1, 1))
     schedules: tuple[Schedule, ...] | None = None  # None: leave its schedules alone
     former_titles: tuple[str, ...] = ()
-    secrets: frozenset[PathKey] = field(default_factory=frozenset)  # body paths from ${ENV}
+    # Body paths whose values came from ${ENV}, and the text written there: no message,
+    # plan output or plan file ever shows the value itself.
+    secrets: Mapping[PathKey, str] = field(default_factory=dict, repr=False)
 
 
 class DefinitionError(WfsyncError):
@@ -215,7 +223,7 @@ def _definition(
                 continue
             seen[at] = where
             schedules.append(Schedule(at, item["timezone"], where))
-    body_secrets = frozenset(path for path in secrets if path[0] in BODY_FIELDS)
+    body_secrets = {path: written for path, written in secrets.items() if path[0] in BODY_FIELDS}
     definition = Definition(
         title=entry["title"],
         body={key: entry[key] for key in BODY_FIELDS if key in entry},

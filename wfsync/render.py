@@ -1,0 +1,169 @@
+"""Plans as text for people, JSON for machines and markdown for pull requests.
+
+Renderers only read a plan and return text; they decide nothing. One function lists a
+plan's lines and the three formats are built from it, so they always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from wfsync.plan import Cancel, Change, Create, Plan, ScheduleRun, Update
+
+__all__ = ["MARKER", "describe", "render_json", "render_markdown", "render_text", "summary_line"]
+
+# The hidden first line of a markdown plan: a CI step finds its earlier comment by it.
+MARKER = "<!-- wfsync-plan -->"
+
+_STYLE = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "delete": ("-", "red"),
+    "schedule": (">", "cyan"),
+    "cancel": ("x", "magenta"),
+}
+_ANSI = {"green": 32, "yellow": 33, "red": 31, "cyan": 36, "magenta": 35, "bold": 1, "dim": 2}
+_VERBS = {
+    "create": "to create",
+    "update": "to update",
+    "cancel": "to cancel",
+    "schedule": "to schedule",
+    "delete": "to delete",
+}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_ANSI[style]}m{text}\x1b[0m" if color else text
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _short(workflow_id: str | None) -> str:
+    return f" ({workflow_id})" if workflow_id else ""
+
+
+def _head(change: Change) -> str:
+    title = _value(change.title)
+    if isinstance(change, Update) and change.former_title is not None:
+        return f"update {title}{_short(change.workflow_id)}, renamed from {_value(change.former_title)}"
+    if isinstance(change, ScheduleRun):
+        target = _short(change.workflow_id) if change.workflow_id else " (once created)"
+        return f"schedule {title}{target} at {change.instant} ({change.timezone})"
+    if isinstance(change, Cancel):
+        runs = len(change.pending)
+        listed = f": {', '.join(change.pending)}" if change.pending else ""
+        return (
+            f"cancel {title}{_short(change.workflow_id)}: {runs} pending run{'s' * (runs != 1)}"
+            f"{listed} ({change.reason})"
+        )
+    return f"{change.action} {title}{_short(change.workflow_id)}"
+
+
+def _details(change: Change) -> Iterator[str]:
+    if isinstance(change, Create):
+        secret = {".".join(map(str, p[:2])) for p in change.secrets} | {str(p[0]) for p in change.secrets}
+        for name in ("title", "callbackUrl", "webhook", "endCall"):
+            if name not in change.body:
+                continue
+            leaves = (
+                change.body[name].items()
+                if isinstance(change.body[name], dict)
+                else [(None, change.body[name])]
+            )
+            for leaf, value in leaves:
+                path = f"{name}.{leaf}" if leaf else name
+                shown = "(sensitive)" if path in secret or name in secret else _value(value)
+                yield f"{path}: {shown}"
+    elif isinstance(change, Update):
+        for diff in change.diffs:
+            if diff.sensitive:
+                yield f"{diff.path}: (sensitive) -> (sensitive)"
+            elif diff.new is None:
+                yield f"{diff.path}: {_value(diff.old)} -> (removed)"
+            elif diff.old is None:
+                yield f"{diff.path}: (none) -> {_value(diff.new)}"
+            else:
+                yield f"{diff.path}: {_value(diff.old)} -> {_value(diff.new)}"
+
+
+def _change_lines(plan: Plan, color: bool) -> Iterator[str]:
+    for change in plan.changes:
+        symbol, style = _STYLE[change.action]
+        yield _paint(f"{symbol} {_head(change)}", style, color)
+        for detail in _details(change):
+            yield f"    {detail}"
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 1 to create, 2 to update, 0 to cancel, 0 to schedule, 1 to delete.``"""
+    if plan.empty:
+        return "No changes: the live workflows match the definitions."
+    counts = plan.counts
+    return "Plan: " + ", ".join(f"{counts[a]} {_VERBS[a]}" for a in _VERBS) + "."
+
+
+def _footer(plan: Plan) -> Iterator[str]:
+    if plan.unmanaged:
+        yield ""
+        yield f"Unmanaged, left alone (no definition; --prune would delete them): {len(plan.unmanaged)}"
+        yield from (f"  {_value(ref.title)} ({ref.id})" for ref in plan.unmanaged)
+    if plan.protected:
+        yield ""
+        yield f"Protected, never deleted (a protect glob matches): {len(plan.protected)}"
+        yield from (f"  {_value(ref.title)} ({ref.id})" for ref in plan.protected)
+    if plan.warnings:
+        yield ""
+        yield "Warnings:"
+        yield from (f"  {warning}" for warning in plan.warnings)
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan as a person reads it in a terminal or a CI log."""
+    lines = []
+    if not plan.empty:
+        where = f" at {plan.api_url}" if plan.api_url else ""
+        lines += [f"wfsync will make these changes{where} ({plan.live_count} live workflows):", ""]
+        lines += _change_lines(plan, color)
+    lines += _footer(plan)
+    lines += ["", _paint(summary_line(plan), "bold", color)]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan as data: what ``--json`` prints and ``--out`` saves (never a secret value)."""
+    return json.dumps(plan.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment: counts first, details folded, a hidden marker."""
+    lines = [MARKER, f"### wfsync plan: {summary_line(plan).removeprefix('Plan: ')}", ""]
+    if not plan.empty:
+        counts = plan.counts
+        lines += [
+            "| " + " | ".join(_VERBS[a] for a in _VERBS) + " |",
+            "|" + "---:|" * len(_VERBS),
+            "| " + " | ".join(str(counts[a]) for a in _VERBS) + " |",
+            "",
+        ]
+        lines += ["<details><summary>Changes</summary>", "", "```diff"]
+        lines += [line.replace("```", "`\u200b``") for line in _change_lines(plan, color=False)]
+        lines += ["```", "", "</details>"]
+    extra = list(_footer(plan))
+    if extra:
+        lines += ["", "<details><summary>Unmanaged, protected and warnings</summary>", "", "```"]
+        lines += [line for line in extra if line]
+        lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def describe(change: Change) -> str:
+    """One line naming a change (for progress lines and results)."""
+    return _head(change)
