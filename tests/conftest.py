@@ -58,6 +58,7 @@ def shared_emulator() -> Iterator[EmulatorServer]:
 def emulator(shared_emulator: EmulatorServer) -> EmulatorServer:
     """The default emulator, empty at the start of each test."""
     shared_emulator.store.reset()
+    shared_emulator.served.clear()
     return shared_emulator
 
 

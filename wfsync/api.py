@@ -174,12 +174,14 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.http = http
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self._key = key
         self._sleep = sleep
+        self._clock = clock
         self._paused_until = 0.0  # shared by every request: the server asked us to wait
         self.requests_sent = 0
 
@@ -240,13 +242,15 @@ class ApiClient:
                 problem, cause = "timed out", exc
             except httpx.TransportError as exc:
                 problem, cause = _describe_transport(exc), exc
+                if isinstance(exc, httpx.ConnectError):
+                    problem = f"could not connect to {self.http.base_url}"
             else:
                 log.debug(
                     "%s %s -> %s in %.0f ms", method, shown, status, (time.monotonic() - started) * 1000
                 )
                 if status == 429:
                     wait = self._retry_after(headers) or self.retry.delay(attempt)
-                    self._paused_until = max(self._paused_until, time.monotonic() + wait)
+                    self._paused_until = max(self._paused_until, self._clock() + wait)
                     if attempt + 1 < attempts:
                         log.info("%s %s: throttled (429), waiting %.1f s", method, shown, wait)
                         continue
@@ -283,7 +287,7 @@ class ApiClient:
                 return response.status_code, response.headers, b"".join(chunks)
 
     async def _wait_for_pause(self) -> None:
-        while (remaining := self._paused_until - time.monotonic()) > 0:
+        while (remaining := self._paused_until - self._clock()) > 0:
             await self._sleep(remaining)
 
     def _retry_after(self, headers: httpx.Headers) -> float | None:

@@ -72,6 +72,7 @@ class _Emulator:
         self.store = store
         self.faults = random.Random(f"faults:{config.seed}")
         self._openapi: bytes | None = None
+        self.served: dict[str, int] = {}  # "GET /v1/workflows" -> requests seen, for tests and benchmarks
 
     # -- answers in the configured dialect ---------------------------------------------------
 
@@ -263,7 +264,10 @@ class _Emulator:
     # -- the gateway in front of every endpoint ------------------------------------------------
 
     def endpoint(self, handler: Handler, scope: str, query: tuple[str, ...] = ()) -> Handler:
+        name = f"{request_method_of(handler)} {handler.__name__}"
+
         async def guarded(request: Request) -> Response:
+            self.served[name] = self.served.get(name, 0) + 1
             try:
                 await self.inject_faults()
                 self.authorize(request, scope)
@@ -375,7 +379,16 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
     app.state.store = store
     app.state.config = config
+    app.state.served = emulator.served
     return _DropMiddleware(app)
+
+
+def request_method_of(handler: Handler) -> str:
+    """The HTTP method an endpoint answers, from its name (for the request counts)."""
+    name = handler.__name__
+    if name.startswith(("list_", "get_", "summary", "timeline", "report", "openapi")):
+        return "GET"
+    return {"update_workflow": "PATCH", "delete_workflow": "DELETE"}.get(name, "POST")
 
 
 def _by_method(emulator: _Emulator, handlers: dict[str, Handler]) -> Handler:

@@ -85,6 +85,12 @@ class EmulatorServer:
             daemon=True,
         )
 
+    @property
+    def served(self) -> dict[str, int]:
+        """Requests answered so far, by endpoint (``"GET list_workflows"``: 12)."""
+        served: dict[str, int] = self.app.state.served
+        return served
+
     def start(self) -> EmulatorServer:
         self._thread.start()
         deadline = time.monotonic() + 10

@@ -1,0 +1,378 @@
+"""The API client: every answer form of SPEC §1, retries, errors a user can act on, and
+a key that never shows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from wfsync.api import ApiClient, RetryPolicy, Timeouts
+from wfsync.emulator import DEV_KEY, Dialect, EmulatorConfig, Faults
+from wfsync.emulator.server import EmulatorServer
+from wfsync.errors import (
+    ApiError,
+    AuthError,
+    ForbiddenError,
+    NotFoundError,
+    ProtocolError,
+    RequestError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+
+KEY = "sk-live-0123456789abcdef"
+FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01)
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def with_emulator(server: EmulatorServer, action: Callable[[ApiClient], Any]) -> Any:
+    async with ApiClient.connect(server.url, DEV_KEY, retry=FAST) as api:
+        return await action(api)
+
+
+# -- against the emulator, in each dialect ------------------------------------------------------
+
+DIALECTS = {
+    "data-envelope": Dialect(),
+    "items-envelope": Dialect(envelope="items"),
+    "bare-arrays": Dialect(envelope="bare", total=False),
+    "mongo-ids": Dialect(id_key="_id"),
+    "capped-pages-with-total": Dialect(page_cap=7),
+    "capped-pages-no-total": Dialect(page_cap=7, total=False),
+    "bare-capped-mongo": Dialect(envelope="bare", id_key="_id", page_cap=13, total=False),
+    "string-errors": Dialect(errors="string"),
+    "text-errors": Dialect(errors="text"),
+}
+
+
+@pytest.fixture(scope="module")
+def emulator_in() -> Any:
+    """One emulator per dialect for the module, emptied before each use."""
+    servers: dict[Dialect, EmulatorServer] = {}
+
+    def get(dialect: Dialect) -> EmulatorServer:
+        if dialect not in servers:
+            servers[dialect] = EmulatorServer(EmulatorConfig(dialect=dialect)).start()
+        servers[dialect].store.reset()
+        return servers[dialect]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS.values(), ids=DIALECTS.keys())
+@pytest.mark.parametrize("count", [0, 1, 7, 100, 101, 250])
+def test_the_listing_in_every_form(emulator_in: Any, dialect: Dialect, count: int) -> None:
+    server: EmulatorServer = emulator_in(dialect)
+    created = [
+        server.store.create_workflow({"title": f"w{n:03d}", "endCall": {"phrases": ["bye"]}})
+        for n in range(count)
+    ]
+    workflows = run(with_emulator(server, lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == [c["id"] for c in created]
+    assert all(w.body == {"title": w.title, "endCall": {"phrases": ["bye"]}} for w in workflows)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS.values(), ids=DIALECTS.keys())
+def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialect) -> None:
+    server: EmulatorServer = emulator_in(dialect)
+
+    async def scenario(api: ApiClient) -> None:
+        created = await api.create_workflow({"title": "a"})
+        assert (await api.get_workflow(created.id)).title == "a"
+        updated = await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
+        assert updated is not None and updated.body["callbackUrl"] == "https://x.example.com/"
+        job_id = await api.schedule(created.id, "2099-01-01T00:00:00.000Z", "GMT")
+        run_id = await api.run(created.id)
+        jobs = await api.list_jobs(created.id)
+        assert {j.id for j in jobs} == {job_id, run_id}
+        assert (await api.get_job(job_id)).status == "scheduled"
+        cancelled = await api.cancel(created.id)
+        assert job_id in cancelled and set(cancelled) <= {job_id, run_id}  # the run too, if still queued
+        await api.delete_workflow(created.id)
+        with pytest.raises(NotFoundError):
+            await api.get_workflow(created.id)
+        with pytest.raises(RequestError) as caught:
+            await api.create_workflow({"title": ""})
+        assert "title must not be empty" in str(caught.value)
+
+    run(with_emulator(server, scenario))
+
+
+def test_a_key_without_write_scope_names_the_scope(start_emulator: Any) -> None:
+    server = start_emulator(EmulatorConfig(keys={"reader": frozenset({"workflows:read"})}))
+
+    async def scenario() -> None:
+        async with ApiClient.connect(server.url, "reader") as api:
+            await api.create_workflow({"title": "a"})
+
+    with pytest.raises(ForbiddenError) as caught:
+        run(scenario())
+    assert caught.value.scope == "workflows:write"
+    assert str(caught.value) == (
+        "POST /v1/workflows: 403 Forbidden: Forbidden: this API key lacks the workflows:write scope "
+        "(the API key needs the workflows:write scope)"
+    )
+
+
+def test_a_refused_key_is_401_and_never_shown(start_emulator: Any) -> None:
+    server = start_emulator()
+
+    async def scenario() -> None:
+        async with ApiClient.connect(server.url, KEY) as api:
+            await api.list_workflows()
+
+    with pytest.raises(AuthError) as caught:
+        run(scenario())
+    assert "check WFSYNC_API_KEY" in str(caught.value) and KEY not in str(caught.value)
+
+
+def test_faults_are_retried_until_the_listing_is_whole(start_emulator: Any) -> None:
+    server = start_emulator(
+        EmulatorConfig(faults=Faults(error_500=0.25, error_429=0.15, retry_after=0), seed=3)
+    )
+    for n in range(450):
+        server.store.create_workflow({"title": f"w{n}"})
+
+    async def scenario() -> tuple[int, int]:
+        async with ApiClient.connect(
+            server.url, DEV_KEY, retry=RetryPolicy(attempts=10, base_delay=0.001)
+        ) as api:
+            return len(await api.list_workflows()), api.requests_sent
+
+    count, sent = run(scenario())
+    assert count == 450 and sent > 5, "five pages, and some retries"
+
+
+# -- against a scripted server ------------------------------------------------------------------
+
+
+def scripted(*answers: Any, record: list[httpx.Request] | None = None) -> httpx.MockTransport:
+    """A transport answering in turn with each of ``answers`` (a Response or an exception)."""
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if record is not None:
+            record.append(request)
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    return httpx.MockTransport(handler)
+
+
+async def call(
+    transport: httpx.MockTransport,
+    action: Callable[[ApiClient], Any],
+    *,
+    sleeps: list[float] | None = None,
+    timeouts: Timeouts | None = None,
+) -> Any:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:  # the test runs without waiting
+        now[0] += seconds
+        if sleeps is not None:
+            sleeps.append(seconds)
+
+    async with ApiClient.connect(
+        "https://api.example.test", KEY, retry=FAST, transport=transport, timeouts=timeouts
+    ) as api:
+        api._sleep, api._clock = sleep, lambda: now[0]
+        return await action(api)
+
+
+def page(items: list[Any], **extra: Any) -> httpx.Response:
+    return httpx.Response(200, json={"data": items, "pagination": {"total": len(items)}, **extra})
+
+
+def wf(n: int, **fields: Any) -> dict[str, Any]:
+    return {"_id": f"id{n}", "title": f"w{n}", "createdAt": "x", "__v": 0, **fields}
+
+
+def test_total_wins_and_remaining_pages_are_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        number = int(request.url.params["page"])
+        items = [wf(n) for n in range((number - 1) * 10, min(number * 10, 25))]
+        return httpx.Response(200, json={"items": items, "meta": {"totalCount": 25}})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == [f"id{n}" for n in range(25)]
+    assert sorted(int(r.url.params["page"]) for r in seen) == [1, 2, 3]
+    assert {r.url.params["limit"] for r in seen} == {"100"}
+
+
+def test_a_server_that_ignores_page_does_not_loop_forever() -> None:
+    seen: list[httpx.Request] = []
+    same = [wf(n) for n in range(100)]
+    workflows = run(
+        call(scripted(httpx.Response(200, json=same), record=seen), lambda api: api.list_workflows())
+    )
+    assert len(workflows) == 100 and len(seen) == 2
+
+
+def test_429_waits_retry_after_then_succeeds() -> None:
+    sleeps: list[float] = []
+    transport = scripted(
+        httpx.Response(429, headers={"Retry-After": "2"}, text="slow down"),
+        page([wf(1)]),
+    )
+    workflows = run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))
+    assert [w.title for w in workflows] == ["w1"]
+    assert sleeps == [2.0]
+
+
+def test_429_is_retried_even_for_a_create() -> None:
+    transport = scripted(
+        httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(201, json={"data": wf(1)})
+    )
+    created = run(call(transport, lambda api: api.create_workflow({"title": "w1"})))
+    assert created.id == "id1"
+
+
+def test_a_5xx_is_retried_for_a_get_but_never_for_a_create() -> None:
+    seen: list[httpx.Request] = []
+    transport = scripted(httpx.Response(503), httpx.Response(502), page([wf(1)]), record=seen)
+    assert len(run(call(transport, lambda api: api.list_workflows()))) == 1 and len(seen) == 3
+    seen.clear()
+    transport = scripted(httpx.Response(500, json={"message": "boom"}), record=seen)
+    with pytest.raises(ServerError) as caught:
+        run(call(transport, lambda api: api.create_workflow({"title": "x"})))
+    assert len(seen) == 1 and str(caught.value) == "POST /v1/workflows: 500 Internal Server Error: boom"
+
+
+def test_dropped_connections_are_retried_for_reads_only() -> None:
+    seen: list[httpx.Request] = []
+    drop = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    transport = scripted(drop, httpx.ConnectError("refused"), page([wf(1)]), record=seen)
+    assert len(run(call(transport, lambda api: api.list_workflows()))) == 1 and len(seen) == 3
+    with pytest.raises(TransportError) as caught:
+        run(call(scripted(drop), lambda api: api.create_workflow({"title": "x"})))
+    assert "not retried here: the server may have acted on it" in str(caught.value)
+
+
+def test_errors_after_every_retry() -> None:
+    with pytest.raises(ThrottledError, match="still throttled after 4 attempts"):
+        run(
+            call(
+                scripted(httpx.Response(429, headers={"Retry-After": "0"})), lambda api: api.list_workflows()
+            )
+        )
+    with pytest.raises(ServerError, match=r"503 Service Unavailable: .*after 4 attempts"):
+        run(call(scripted(httpx.Response(503, text="upstream down")), lambda api: api.list_workflows()))
+    with pytest.raises(
+        TransportError, match=r"could not connect to https://api.example.test \(after 4 attempts"
+    ):
+        run(call(scripted(httpx.ConnectError("refused")), lambda api: api.list_workflows()))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"statusCode": 400, "message": ["title must be a string", "x should not exist"]},
+            "title must be a string; x should not exist",
+        ),
+        ({"status": False, "message": "title is required"}, "title is required"),
+        ({"errors": [{"message": "bad title"}, {"message": "bad url"}]}, "bad title; bad url"),
+        ("plain words from a proxy", "plain words from a proxy"),
+        ("<html><head><title>400 Bad Request</title></head></html>", "an HTML page: 400 Bad Request"),
+    ],
+)
+def test_every_error_body_form_is_read(body: Any, expected: str) -> None:
+    answer = httpx.Response(400, json=body) if isinstance(body, dict) else httpx.Response(400, text=body)
+    with pytest.raises(RequestError) as caught:
+        run(call(scripted(answer), lambda api: api.create_workflow({"title": "x"})))
+    assert str(caught.value) == f"POST /v1/workflows: 400 Bad Request: {expected}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(
+            200, text="<!doctype html><html>maintenance</html>", headers={"content-type": "text/html"}
+        ),
+        httpx.Response(200, text='{"data": [{"id": "a", "title"'),
+        httpx.Response(200, json={"data": "not a list"}),
+        httpx.Response(200, json={"data": [{"title": "no id"}]}),
+        httpx.Response(200, json=[{"id": "x", "title": 5}]),
+    ],
+)
+def test_garbage_is_a_protocol_error(answer: httpx.Response) -> None:
+    with pytest.raises(ProtocolError):
+        run(call(scripted(answer), lambda api: api.list_workflows()))
+
+
+def test_an_endless_slow_body_ends_within_the_total_timeout() -> None:
+    class Trickle(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            while True:
+                await asyncio.sleep(0.01)
+                yield b" "
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=Trickle()))
+    with pytest.raises(TransportError, match="timed out"):
+        run(call(transport, lambda api: api.list_workflows(), timeouts=Timeouts(total=0.2)))
+
+
+def test_the_key_never_appears_even_when_the_server_echoes_it() -> None:
+    answer = httpx.Response(401, json={"message": f"key {KEY} is revoked"})
+    with pytest.raises(AuthError) as caught:
+        run(call(scripted(answer), lambda api: api.list_workflows()))
+    assert KEY not in str(caught.value) and "key *** is revoked" in str(caught.value)
+
+
+def test_job_states_are_normalised() -> None:
+    answer = httpx.Response(
+        200, json={"id": "j1", "status": "SUCCEEDED", "scheduledDate": "2027-01-01T00:00:00Z"}
+    )
+    job = run(call(scripted(answer), lambda api: api.get_job("j1")))
+    assert job.status == "completed" and job.at is not None and job.at.year == 2027
+
+
+def test_server_fields_and_unknown_subfields_are_not_managed() -> None:
+    raw = wf(
+        1,
+        webhook={"url": "https://h.example.com", "secret": "s"},
+        endCall={"phrases": ["a"], "mode": 1},
+        callbackUrl=None,
+        organizationId="o",
+        status="active",
+    )
+    workflows = run(call(scripted(page([raw])), lambda api: api.list_workflows()))
+    assert workflows[0].body == {
+        "title": "w1",
+        "webhook": {"url": "https://h.example.com"},
+        "endCall": {"phrases": ["a"]},
+    }
+
+
+def test_a_key_that_cannot_be_a_header_is_refused_without_showing_it() -> None:
+    async def scenario() -> None:
+        async with ApiClient.connect("https://api.example.test", "bad\nkey"):
+            pass
+
+    with pytest.raises(ApiError.__mro__[1]) as caught:  # WfsyncError
+        run(scenario())
+    assert "bad" not in str(caught.value)
+
+
+def test_requests_carry_the_key_header() -> None:
+    seen: list[httpx.Request] = []
+    run(call(scripted(page([]), record=seen), lambda api: api.list_workflows()))
+    assert seen[0].headers["X-API-Key"] == KEY
+    assert json.loads(seen[0].content or b"null") is None
