@@ -208,6 +208,8 @@ class ApiClient:
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             transport=transport,
             follow_redirects=False,
+            # No TLS context to build (tens of ms) for a plain-http URL such as the emulator's.
+            verify=not base_url.startswith("http://"),
         )
         async with http:
             yield cls(http, key=key, retry=retry, timeouts=timeouts)

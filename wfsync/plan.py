@@ -300,8 +300,11 @@ def _match(definitions: Sequence[Definition], workflows: Sequence[Any]) -> tuple
 def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[Any]) -> list[str]:
     """The ids of the live workflows whose jobs the plan must read: those matched by a
     definition that manages schedules."""
-    matches, _ = _match(definitions, workflows)
-    return [m.live.id for m in matches if m.live is not None and m.definition.schedules is not None]
+    managing = [d for d in definitions if d.schedules is not None]
+    if not managing:
+        return []
+    matches, _ = _match(managing, workflows)
+    return [m.live.id for m in matches if m.live is not None]
 
 
 # -- schedules ---------------------------------------------------------------------------------
