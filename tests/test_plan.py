@@ -17,6 +17,7 @@ from wfsync.plan import (
     Cancel,
     Create,
     Delete,
+    Fingerprint,
     ScheduleRun,
     Update,
     check_safety,
@@ -109,7 +110,7 @@ class TestDiff:
         plan = plan_of([define("New one")], [])
         (change,) = plan.changes
         assert isinstance(change, Create) and change.body["title"] == "New one"
-        assert plan.fingerprints == {"New one": ABSENT}
+        assert plan.fingerprints == {"New one": Fingerprint(None, ABSENT)}
 
 
 class TestMatching:

@@ -283,6 +283,199 @@ def plan(
         raise SystemExit(2)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
+)
+@click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required when not on a terminal).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="Apply this saved plan (from plan --out), after checking that nothing it touches changed since.",
+)
+@click.option(
+    "--parallelism",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Requests in flight at once.",
+)
+@click.option("--verify", is_flag=True, help="Afterwards, plan again and fail if anything still differs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result of every change as JSON.")
+@_api_options
+@_reports_errors
+def apply(
+    paths: tuple[str, ...],
+    prune: bool,
+    force: bool,
+    auto_approve: bool,
+    plan_file: str | None,
+    parallelism: int,
+    verify: bool,
+    as_json: bool,
+    api_url: str | None,
+    sandbox: bool,
+    debug: bool,
+    config_file: str | None,
+) -> None:
+    """Make the live workflows match the definitions.
+
+    Computes a plan (or loads a saved one, refused whole if anything it touches changed
+    since), shows it, asks for confirmation on a terminal, and carries it out: creates
+    and updates, then cancels and schedules, deletes last. Every change that can run
+    does; each failure is reported with the server's reason and the exit status is 1.
+    Running apply again carries out what is left, and nothing twice.
+
+    \b
+    Example:
+      wfsync apply workflows/ --auto-approve
+      wfsync plan --out plan.json && wfsync apply --plan plan.json --auto-approve
+    """
+    import asyncio
+    import json
+    import sys
+    from datetime import UTC, datetime
+
+    from wfsync.api import ApiClient
+    from wfsync.apply import apply_plan
+    from wfsync.config import load_settings
+    from wfsync.definitions import load_definitions
+    from wfsync.errors import ConfigError
+    from wfsync.live import plan_live, read_jobs
+    from wfsync.plan import check_safety
+    from wfsync.render import render_text
+    from wfsync.saved import StalePlan, jobs_to_check, load_plan, stale_workflows
+    from wfsync.target import open_target
+
+    settings = load_settings(config_file)
+    out = sys.stderr if as_json else sys.stdout
+    color = _color() and not as_json
+
+    def say(text: str = "", **style: Any) -> None:
+        click.echo(click.style(text, **style) if color and style else text, file=out)
+
+    saved = load_plan(plan_file) if plan_file else None
+    definitions = None if saved else load_definitions(paths or settings.paths)
+    interactive = sys.stdin.isatty()
+    if not auto_approve and not interactive:
+        raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
+
+    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
+        _logging(debug, target.key)
+
+        async def run() -> Any:
+            async with ApiClient.connect(target.url, target.key, connections=parallelism + 2) as api:
+                if saved is not None:
+                    if saved.api_url != target.name:
+                        raise ConfigError(
+                            f"the saved plan is for {saved.api_url}, not {target.name}: nothing was applied"
+                        )
+                    workflows = await api.list_workflows()
+                    changed = stale_workflows(saved, workflows, await read_jobs(api, jobs_to_check(saved)))
+                    if changed:
+                        raise StalePlan(changed)
+                    plan = saved
+                else:
+                    assert definitions is not None
+                    plan = await plan_live(
+                        api,
+                        definitions,
+                        now=datetime.now(UTC),
+                        prune=prune,
+                        protect=settings.protect,
+                        api_url=target.name,
+                    )
+                click.echo(render_text(plan, color=color), file=out, nl=False)
+                if not force:
+                    check_safety(plan, settings.safety)
+                if plan.empty:
+                    return None, None
+                if not auto_approve:
+                    count = len(plan.changes)
+                    prompt = f"Apply these {count} change{'s' * (count != 1)} to {target.name}?"
+                    if not await asyncio.to_thread(click.confirm, prompt, err=as_json):
+                        raise ConfigError("apply cancelled: nothing was changed")
+                progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
+                report = await apply_plan(api, plan, parallelism=parallelism, report=progress.step)
+                progress.close()
+                remaining = None
+                if verify:
+                    again = (
+                        definitions if definitions is not None else load_definitions(paths or settings.paths)
+                    )
+                    remaining = await plan_live(
+                        api,
+                        again,
+                        now=datetime.now(UTC),
+                        prune=prune,
+                        protect=settings.protect,
+                        api_url=target.name,
+                    )
+                return report, remaining
+
+        report, remaining = asyncio.run(run())
+    if report is None:  # the plan, printed above, said there is nothing to do
+        if as_json:
+            click.echo(json.dumps({"ok": True, "counts": {}, "results": []}, indent=2))
+        return
+    say(report.summary_line(), bold=True, fg=None if report.ok else "red")
+    if as_json:
+        click.echo(json.dumps(report.data, indent=2, ensure_ascii=False))
+    if remaining is not None and not remaining.empty:
+        say(render_text(remaining, color=color).rstrip())
+        raise WfsyncError(f"verify: {len(remaining.changes)} change(s) still differ after applying")
+    if remaining is not None:
+        say("Verified: the live workflows match the definitions.")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+class _Progress:
+    """A progress bar on a terminal; one line per change otherwise (CI logs)."""
+
+    def __init__(self, total: int, out: Any, *, tty: bool, color: bool) -> None:
+        self.total, self.out, self.tty, self.color = total, out, tty, color
+        self.done = self.failed = 0
+
+    def step(self, outcome: Any) -> None:
+        import json
+
+        from wfsync.apply import PAST
+
+        self.done += 1
+        self.failed += outcome.status != "done"
+        if self.tty:
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (width - filled)
+            failed = f", {self.failed} failed" if self.failed else ""
+            self.out.write(f"\r[{bar}] {self.done}/{self.total}{failed}")
+            self.out.flush()
+            if outcome.status == "done":
+                return
+        change = outcome.change
+        word = (
+            PAST[change.action] if outcome.status == "done" else f"{outcome.status.upper()} {change.action}"
+        )
+        line = f"{word} {json.dumps(change.title, ensure_ascii=False)}"
+        if change.action == "schedule":
+            line += f" at {change.instant} ({change.timezone})"
+        if outcome.detail:
+            line += f": {outcome.detail}"
+        if self.tty:
+            self.out.write("\r" + " " * 60 + "\r")
+        if self.color and outcome.status != "done":
+            line = click.style(line, fg="red")
+        click.echo(line, file=self.out)
+
+    def close(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+
+
 def _write(path: str, text: str, *, append: bool = False) -> None:
     try:
         with open(path, "a" if append else "w", encoding="utf-8") as handle:

@@ -34,6 +34,7 @@ __all__ = [
     "Definition",
     "DefinitionError",
     "Schedule",
+    "expand",
     "find_files",
     "load_definitions",
     "utc_instant",
@@ -285,6 +286,35 @@ _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def expand(text: str, env: Mapping[str, str]) -> tuple[str, bool, list[str]]:
+    """``text`` with ``${NAME}`` replaced from ``env`` and ``$${`` made ``${``.
+
+    Returns the result, whether any variable was used, and the problems (a reference
+    that is malformed or names a variable that is not set; those are left as written).
+    """
+    used = False
+    errors: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal used
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name is None or not _NAME.fullmatch(name):
+            errors.append(
+                f"invalid reference {match.group(0)!r}: write ${{NAME}} for an environment variable, "
+                "$${ for a literal ${"
+            )
+            return match.group(0)
+        if name not in env:
+            errors.append(f"environment variable {name} is not set")
+            return match.group(0)
+        used = True
+        return env[name]
+
+    return _REFERENCE.sub(replace, text), used, errors
+
+
 def _interpolate(
     document: Document, env: Mapping[str, str], problems: list[Problem]
 ) -> tuple[dict[PathKey, str], set[PathKey]]:
@@ -296,33 +326,12 @@ def _interpolate(
     def substitute(path: PathKey, text: str) -> str:
         if "$" not in text:
             return text
-        used = False
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal used
-            if match.group(0) == "$${":
-                return "${"
-            name = match.group(1)
-            where = document.where(path)
-            if name is None or not _NAME.fullmatch(name):
-                problems.append(
-                    Problem(
-                        where,
-                        f"invalid reference {match.group(0)!r}: write ${{NAME}} "
-                        "for an environment variable, $${ for a literal ${",
-                    )
-                )
-                unresolved.add(path)
-                return match.group(0)
-            if name not in env:
-                problems.append(Problem(where, f"environment variable {name} is not set"))
-                unresolved.add(path)
-                return match.group(0)
-            used = True
-            return env[name]
-
-        result = _REFERENCE.sub(replace, text)
-        if used:
+        result, used, errors = expand(text, env)
+        for error in errors:
+            problems.append(Problem(document.where(path), error))
+        if errors:
+            unresolved.add(path)
+        elif used:
             secrets[path] = text
         return result
 

@@ -42,6 +42,7 @@ __all__ = [
     "Create",
     "Delete",
     "FieldDiff",
+    "Fingerprint",
     "Plan",
     "ScheduleRun",
     "Update",
@@ -132,6 +133,7 @@ class Update(Change):
         patch_secrets = {p: w for p, w in self.secrets.items() if self.patch.get(str(p[0])) is not None}
         return super().data | {
             "patch": _templated(self.patch, patch_secrets),
+            "sensitive": sorted(".".join(map(str, p)) for p in patch_secrets),
             "diffs": [diff.data for diff in self.diffs],
             "renamed_from": self.former_title,
         }
@@ -169,6 +171,21 @@ class Cancel(Change):
 
 
 @dataclass(frozen=True)
+class Fingerprint:
+    """The live state one workflow was planned against: which workflow (None: none may
+    exist under the title), a digest of its managed fields, and whether its pending
+    schedules were part of it."""
+
+    workflow_id: str | None
+    digest: str
+    schedules: bool = False
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"id": self.workflow_id, "digest": self.digest, "schedules": self.schedules}
+
+
+@dataclass(frozen=True)
 class LiveRef:
     id: str
     title: str
@@ -186,7 +203,7 @@ class Plan:
     unmanaged: tuple[LiveRef, ...] = ()
     protected: tuple[LiveRef, ...] = ()
     warnings: tuple[str, ...] = ()
-    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)  # by title
     live_count: int = 0
     api_url: str | None = None
 
@@ -210,7 +227,7 @@ class Plan:
             "unmanaged": [ref.data for ref in self.unmanaged],
             "protected": [ref.data for ref in self.protected],
             "warnings": list(self.warnings),
-            "fingerprints": dict(sorted(self.fingerprints.items())),
+            "fingerprints": {key: print_.data for key, print_ in sorted(self.fingerprints.items())},
         }
 
 
@@ -248,11 +265,14 @@ def _diffs(
     return diffs
 
 
-def fingerprint(body: Mapping[str, Any], workflow_id: str, pending: Sequence[str] | None = None) -> str:
-    """A short digest of the live state a change was planned against."""
+def fingerprint(
+    body: Mapping[str, Any], workflow_id: str, pending: Sequence[str] | None = None
+) -> Fingerprint:
+    """The fingerprint of a live workflow (and of its pending schedules, when given)."""
     state = {"id": workflow_id, "body": body, "pending": sorted(pending) if pending is not None else None}
     canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    return Fingerprint(workflow_id, digest, pending is not None)
 
 
 # -- matching ----------------------------------------------------------------------------------
@@ -379,7 +399,7 @@ def compute_plan(
         raise PlanError(problems)
     changes: list[Change] = []
     warnings: list[str] = []
-    fingerprints: dict[str, str] = {}
+    fingerprints: dict[str, Fingerprint] = {}
     for match in matches:
         definition, live = match.definition, match.live
         pending: list[str] | None = None
@@ -390,7 +410,7 @@ def compute_plan(
             found = []
         if live is None:
             changes.append(Create(definition.title, None, dict(definition.body), dict(definition.secrets)))
-            fingerprints[definition.title] = ABSENT
+            fingerprints[definition.title] = Fingerprint(None, ABSENT)
         else:
             diffs = _diffs(live.body, definition.body, definition.secrets)
             if diffs:

@@ -1,0 +1,326 @@
+"""Carrying out a plan: in dependency order, concurrently, and so that a re-run converges.
+
+Phases, each concurrent up to ``parallelism`` requests:
+
+1. creates and updates;
+2. cancels (the platform cancels all of a workflow's pending runs, so a workflow's cancel
+   must come before its schedules are made again: the reverse order would cancel them);
+3. schedules, with the ids of workflows created in phase 1;
+4. deletes, last.
+
+A schedule whose workflow failed to be created, or whose cancel failed, is skipped and
+reported as such; every other change runs whatever else failed.
+
+Creates are not idempotent. When a create's answer is lost (a timeout, a dropped
+connection, a 5xx, a garbled answer) the server may have acted, so the create is not
+simply sent again: after the phase, one listing of the account looks up every such
+title; those found are adopted, the others are created again, for a few rounds. A lost
+schedule answer is checked the same way against the workflow's jobs. A 429 is retried by
+the API client, which pauses every worker (the server did not act on it).
+
+    >>> report = await apply_plan(api, plan, parallelism=10)        # doctest: +SKIP
+    >>> report.summary_line()                                      # doctest: +SKIP
+    'Apply complete: 2 created, 1 updated, 0 cancelled, 1 scheduled, 0 deleted, 0 failed.'
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from wfsync.api import ApiClient
+from wfsync.errors import ApiError, ForbiddenError, NotFoundError, ProtocolError, ServerError, TransportError
+from wfsync.plan import Change, Create, Plan, ScheduleRun, Update
+
+__all__ = ["DEFAULT_PARALLELISM", "LOOKUP_ROUNDS", "ApplyReport", "Outcome", "apply_plan"]
+
+# Terraform's default; the apply benchmark (bench/apply.py) measures what it gives.
+DEFAULT_PARALLELISM = 10
+LOOKUP_ROUNDS = 4
+PAST = {
+    "create": "created",
+    "update": "updated",
+    "cancel": "cancelled",
+    "schedule": "scheduled",
+    "delete": "deleted",
+}
+# Errors after which the server may have carried out a request that is not safe to repeat.
+UNCERTAIN = (TransportError, ServerError, ProtocolError)
+
+Status = Literal["done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one change."""
+
+    change: Change
+    status: Status
+    detail: str = ""
+    workflow_id: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "action": self.change.action,
+            "title": self.change.title,
+            "id": self.workflow_id or self.change.workflow_id,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.status == "done" for outcome in self.outcomes)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {PAST[action]: 0 for action in PAST} | {"failed": 0, "skipped": 0}
+        for outcome in self.outcomes:
+            key = PAST[outcome.change.action] if outcome.status == "done" else outcome.status
+            counts[key] += 1
+        return counts
+
+    def summary_line(self) -> str:
+        counts = self.counts
+        done = ", ".join(f"{counts[word]} {word}" for word in PAST.values())
+        tail = f"{counts['failed']} failed" + (f", {counts['skipped']} skipped" if counts["skipped"] else "")
+        head = "Apply complete" if self.ok else "Apply finished with failures"
+        return f"{head}: {done}, {tail}."
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"ok": self.ok, "counts": self.counts, "results": [o.data for o in self.outcomes]}
+
+
+class _Applier:
+    def __init__(self, api: ApiClient, parallelism: int, report: Callable[[Outcome], None]) -> None:
+        self.api = api
+        self.gate = asyncio.Semaphore(max(1, parallelism))
+        self.report = report
+        self.outcomes: dict[int, Outcome] = {}
+        self.created: dict[str, str] = {}  # title -> id of the workflow created for it
+        self.forbidden: ForbiddenError | None = None  # a 403: every other write would get one too
+
+    def finish(
+        self, change: Change, status: Status, detail: str = "", workflow_id: str | None = None
+    ) -> Outcome:
+        outcome = Outcome(change, status, detail, workflow_id)
+        self.outcomes[id(change)] = outcome
+        self.report(outcome)
+        return outcome
+
+    def succeeded(self, change: Change | None) -> bool:
+        return change is None or (id(change) in self.outcomes and self.outcomes[id(change)].status == "done")
+
+    async def limited(self, change: Change, step: Callable[[Change], Awaitable[Any]]) -> Any:
+        async with self.gate:
+            if self.forbidden is not None:
+                self.finish(
+                    change,
+                    "skipped",
+                    f"the API key lacks the {self.forbidden.scope} scope",
+                    change.workflow_id,
+                )
+                return None
+            try:
+                return await step(change)
+            except ForbiddenError as exc:
+                self.forbidden = exc
+                self.finish(change, "failed", str(exc), change.workflow_id)
+                return None
+
+    async def phase(self, changes: Sequence[Change], step: Callable[[Change], Awaitable[Any]]) -> list[Any]:
+        return await asyncio.gather(*(self.limited(change, step) for change in changes))
+
+    # -- creates -------------------------------------------------------------------------------
+
+    async def create(self, change: Change) -> Change | None:
+        """Create; returns the change when its answer was lost (the server may have acted)."""
+        assert isinstance(change, Create)
+        try:
+            created = await self.api.create_workflow(change.body)
+        except UNCERTAIN:
+            return change
+        except ForbiddenError:
+            raise
+        except ApiError as exc:
+            self.finish(change, "failed", str(exc))
+            return None
+        self.created[change.title] = created.id
+        self.finish(change, "done", f"id {created.id}", created.id)
+        return None
+
+    async def settle_creates(self, uncertain: list[Change]) -> None:
+        """Look up each create whose answer was lost; adopt what exists, create the rest again."""
+        for round_ in range(LOOKUP_ROUNDS):
+            if not uncertain:
+                return
+            try:
+                live = await self.api.list_workflows()
+            except ApiError as exc:
+                for change in uncertain:
+                    self.finish(change, "failed", f"its answer was lost and the check failed: {exc}")
+                return
+            by_title: dict[str, list[str]] = {}
+            for workflow in live:
+                by_title.setdefault(workflow.title, []).append(workflow.id)
+            again = []
+            for change in uncertain:
+                found = by_title.get(change.title, [])
+                if len(found) == 1:
+                    self.created[change.title] = found[0]
+                    self.finish(
+                        change, "done", f"id {found[0]} (its answer was lost; found in the listing)", found[0]
+                    )
+                elif found:
+                    self.finish(change, "failed", f"{len(found)} workflows now have this title; fix by hand")
+                else:
+                    again.append(change)
+            if round_ + 1 < LOOKUP_ROUNDS:
+                uncertain = [c for c in await self.phase(again, self.create) if c is not None]
+            else:
+                uncertain = again
+        for change in uncertain:
+            self.finish(
+                change, "failed", f"no answer to the create after {LOOKUP_ROUNDS} tries, and not found"
+            )
+
+    # -- updates, cancels, deletes --------------------------------------------------------------
+
+    async def update(self, change: Change) -> None:
+        assert isinstance(change, Update) and change.workflow_id
+        try:
+            await self.api.update_workflow(change.workflow_id, change.patch)
+        except NotFoundError:
+            self.finish(change, "failed", "the workflow no longer exists", change.workflow_id)
+        except ForbiddenError:
+            raise
+        except ApiError as exc:
+            self.finish(change, "failed", str(exc), change.workflow_id)
+        else:
+            self.finish(change, "done", "", change.workflow_id)
+
+    async def cancel(self, change: Change) -> None:
+        assert change.workflow_id
+        try:
+            cancelled = await self.api.cancel(change.workflow_id)
+        except ForbiddenError:
+            raise
+        except ApiError as exc:
+            self.finish(change, "failed", str(exc), change.workflow_id)
+        else:
+            self.finish(change, "done", f"{len(cancelled)} pending run(s) cancelled", change.workflow_id)
+
+    async def delete(self, change: Change) -> None:
+        assert change.workflow_id
+        try:
+            await self.api.delete_workflow(change.workflow_id)
+        except NotFoundError:
+            self.finish(change, "done", "already gone", change.workflow_id)
+        except ForbiddenError:
+            raise
+        except ApiError as exc:
+            self.finish(change, "failed", str(exc), change.workflow_id)
+        else:
+            self.finish(change, "done", "", change.workflow_id)
+
+    # -- schedules -----------------------------------------------------------------------------
+
+    async def schedule(self, change: Change) -> tuple[Change, str] | None:
+        """Schedule; returns (change, workflow id) when its answer was lost."""
+        assert isinstance(change, ScheduleRun)
+        workflow_id = change.workflow_id or self.created.get(change.title)
+        if workflow_id is None:
+            self.finish(change, "skipped", "its workflow was not created")
+            return None
+        try:
+            job_id = await self.api.schedule(workflow_id, change.instant, change.timezone)
+        except UNCERTAIN:
+            return change, workflow_id
+        except ForbiddenError:
+            raise
+        except ApiError as exc:
+            self.finish(change, "failed", str(exc), workflow_id)
+            return None
+        self.finish(change, "done", f"job {job_id}", workflow_id)
+        return None
+
+    async def settle_schedules(self, uncertain: list[tuple[Change, str]]) -> None:
+        """Check each workflow whose schedule answer was lost; schedule again what is missing."""
+        from wfsync.definitions import utc_instant
+
+        for round_ in range(LOOKUP_ROUNDS):
+            if not uncertain:
+                return
+            again = []
+            for workflow_id in dict.fromkeys(w for _, w in uncertain):
+                try:
+                    jobs = await self.api.list_jobs(workflow_id)
+                except ApiError as exc:
+                    for change, w in uncertain:
+                        if w == workflow_id:
+                            self.finish(
+                                change, "failed", f"its answer was lost and the check failed: {exc}", w
+                            )
+                    continue
+                pending = {utc_instant(j.at) for j in jobs if j.status == "scheduled" and j.at}
+                for change, w in uncertain:
+                    if w != workflow_id:
+                        continue
+                    assert isinstance(change, ScheduleRun)
+                    if change.instant in pending:
+                        self.finish(change, "done", "its answer was lost; found among the jobs", w)
+                    else:
+                        again.append(change)
+            if round_ + 1 < LOOKUP_ROUNDS:
+                uncertain = [r for r in await self.phase(again, self.schedule) if r is not None]
+            else:
+                uncertain = [(c, c.workflow_id or self.created.get(c.title, "")) for c in again]
+        for change, w in uncertain:
+            self.finish(change, "failed", f"no answer to the schedule after {LOOKUP_ROUNDS} tries", w)
+
+    # -- the whole plan -----------------------------------------------------------------------
+
+    async def run(self, plan: Plan) -> ApplyReport:
+        by_action: dict[str, list[Change]] = {action: [] for action in PAST}
+        for change in plan.changes:
+            by_action[change.action].append(change)
+        lost: list[Change | None]
+        lost, _ = await asyncio.gather(
+            self.phase(by_action["create"], self.create), self.phase(by_action["update"], self.update)
+        )
+        await self.settle_creates([c for c in lost if c is not None])
+        await self.phase(by_action["cancel"], self.cancel)
+        creates_by_title = {c.title: c for c in by_action["create"]}
+        cancels_by_title = {c.title: c for c in by_action["cancel"]}
+        ready = []
+        for change in by_action["schedule"]:
+            if not self.succeeded(creates_by_title.get(change.title)):
+                self.finish(change, "skipped", "its workflow was not created")
+            elif not self.succeeded(cancels_by_title.get(change.title)):
+                self.finish(change, "skipped", "the cancel before it failed", change.workflow_id)
+            else:
+                ready.append(change)
+        await self.settle_schedules([r for r in await self.phase(ready, self.schedule) if r is not None])
+        await self.phase(by_action["delete"], self.delete)
+        return ApplyReport([self.outcomes[id(change)] for change in plan.changes])
+
+
+async def apply_plan(
+    api: ApiClient,
+    plan: Plan,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+    report: Callable[[Outcome], None] = lambda outcome: None,
+) -> ApplyReport:
+    """Carry out ``plan``; ``report`` hears of each change as it ends. Never raises for a
+    failed change: the report says what became of each."""
+    return await _Applier(api, parallelism, report).run(plan)
