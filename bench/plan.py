@@ -45,12 +45,14 @@ def seed(db: str, workflows: int, files: int) -> None:
     store = Store(db)
     per_file = workflows // files
     for n in range(per_file * files):
-        store.create_workflow({
-            "title": f"Campaign {n:05d} follow-up",
-            "callbackUrl": f"https://client{n % 50}.example.com/hooks/workflow",
-            "webhook": {"url": f"https://client{n % 50}.example.com/hooks/t0k3n/{n}"},
-            "endCall": {"phrases": ["goodbye", "end call", "stop calling me"]},
-        })
+        store.create_workflow(
+            {
+                "title": f"Campaign {n:05d} follow-up",
+                "callbackUrl": f"https://client{n % 50}.example.com/hooks/workflow",
+                "webhook": {"url": f"https://client{n % 50}.example.com/hooks/t0k3n/{n}"},
+                "endCall": {"phrases": ["goodbye", "end call", "stop calling me"]},
+            }
+        )
     store.close()
 
 
@@ -100,16 +102,34 @@ def main() -> None:
                 for _ in range(args.runs):
                     started = time.perf_counter()
                     done = subprocess.run(
-                        [sys.executable, "-m", "wfsync", "plan", str(folder), "--api-url", url, "--debug",
-                         "--detailed-exitcode"], capture_output=True, text=True, env=env,
+                        [
+                            sys.executable,
+                            "-m",
+                            "wfsync",
+                            "plan",
+                            str(folder),
+                            "--api-url",
+                            url,
+                            "--debug",
+                            "--detailed-exitcode",
+                        ],
+                        capture_output=True,
+                        text=True,
+                        env=env,
                     )
                     plan_times.append(time.perf_counter() - started)
                     if done.returncode != 0:
-                        raise SystemExit(f"plan did not report 'no changes':\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+                        raise SystemExit(
+                            f"plan did not report 'no changes':\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+                        )
                     requests.add(len(re.findall(r"wfsync\.api DEBUG \w+ /", done.stderr)))
                     started = time.perf_counter()
-                    bare = subprocess.run([sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)],
-                                          capture_output=True, text=True, check=True)
+                    bare = subprocess.run(
+                        [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     bare_times.append(time.perf_counter() - started)
                     assert int(bare.stdout.split()[0]) == args.workflows
             finally:
@@ -121,8 +141,10 @@ def main() -> None:
             rows.append((latency, requests, plan_s, bare_s))
     print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes; {pages} pages of 100")
     for latency, requests, plan_s, bare_s in rows:
-        print(f"latency {latency}: requests {sorted(requests)}; wfsync plan median {plan_s:.2f}s; "
-              f"bare httpx loop {bare_s:.2f}s; ratio {plan_s / bare_s:.2f}x")
+        print(
+            f"latency {latency}: requests {sorted(requests)}; wfsync plan median {plan_s:.2f}s; "
+            f"bare httpx loop {bare_s:.2f}s; ratio {plan_s / bare_s:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,250 @@
+"""Carrying out a plan, in-process against a scripted API: order, dependencies, lost
+answers, partial failure and bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from wfsync.api import Job, LiveWorkflow
+from wfsync.apply import LOOKUP_ROUNDS, apply_plan
+from wfsync.errors import ForbiddenError, NotFoundError, RequestError, ServerError, TransportError
+from wfsync.plan import Cancel, Create, Delete, Plan, ScheduleRun, Update
+
+LOST = TransportError("POST", "/v1/workflows", None, ["the connection was dropped"])
+
+
+class FakeApi:
+    """The client's interface over an in-memory account, with scripted trouble."""
+
+    def __init__(self) -> None:
+        self.workflows: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, list[Job]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.ids = (f"id{n}" for n in itertools.count(1))
+        self.trouble: dict[tuple[str, str], list[Exception | str]] = {}  # (call, title/id) -> queue
+        self.in_flight = self.most_in_flight = 0
+
+    async def _enter(self, call: str, key: str) -> str | None:
+        self.calls.append((call, key))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.001)
+        self.in_flight -= 1
+        queue = self.trouble.get((call, key))
+        if queue:
+            what = queue.pop(0)
+            if isinstance(what, Exception):
+                raise what
+            return what
+        return None
+
+    async def create_workflow(self, body: dict[str, Any]) -> LiveWorkflow:
+        trouble = await self._enter("create", body["title"])
+        new_id = next(self.ids)
+        if trouble != "not-stored":
+            self.workflows[new_id] = dict(body)
+        if trouble in ("stored-then-lost", "not-stored"):
+            raise LOST
+        return LiveWorkflow(new_id, body["title"], body)
+
+    async def update_workflow(self, workflow_id: str, patch: dict[str, Any]) -> None:
+        await self._enter("update", workflow_id)
+        if workflow_id not in self.workflows:
+            raise NotFoundError("PATCH", f"/v1/workflows/{workflow_id}", 404)
+        self.workflows[workflow_id].update(patch)
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self._enter("delete", workflow_id)
+        if self.workflows.pop(workflow_id, None) is None:
+            raise NotFoundError("DELETE", f"/v1/workflows/{workflow_id}", 404)
+
+    async def list_workflows(self) -> list[LiveWorkflow]:
+        await self._enter("list", "")
+        return [LiveWorkflow(i, b["title"], b) for i, b in self.workflows.items()]
+
+    async def schedule(self, workflow_id: str, instant: str, timezone: str) -> str:
+        trouble = await self._enter("schedule", workflow_id)
+        from datetime import datetime
+
+        job = Job(
+            f"job-{len(self.calls)}", "scheduled", workflow_id, instant, datetime.fromisoformat(instant)
+        )
+        self.jobs.setdefault(workflow_id, []).append(job)
+        if trouble == "stored-then-lost":
+            raise LOST
+        return job.id
+
+    async def list_jobs(self, workflow_id: str) -> list[Job]:
+        await self._enter("jobs", workflow_id)
+        return list(self.jobs.get(workflow_id, []))
+
+    async def cancel(self, workflow_id: str) -> list[str]:
+        await self._enter("cancel", workflow_id)
+        pending = [j for j in self.jobs.get(workflow_id, []) if j.status == "scheduled"]
+        self.jobs[workflow_id] = [j for j in self.jobs.get(workflow_id, []) if j.status != "scheduled"]
+        return [j.id for j in pending]
+
+
+def run(api: FakeApi, *changes: Any, parallelism: int = 10) -> Any:
+    seen: list[Any] = []
+    report = asyncio.run(
+        apply_plan(
+            api,
+            Plan(tuple(changes)),
+            parallelism=parallelism,  # type: ignore[arg-type]
+            report=seen.append,
+        )
+    )
+    assert len(seen) == len(changes), "every change is reported once"
+    return report
+
+
+def titles(api: FakeApi) -> list[str]:
+    return sorted(body["title"] for body in api.workflows.values())
+
+
+def test_phases_run_in_dependency_order() -> None:
+    api = FakeApi()
+    api.workflows = {"a": {"title": "A"}, "b": {"title": "B"}}
+    report = run(
+        api,
+        Delete("B", "b"),
+        ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"),
+        Cancel("A", "a", (), "r"),
+        Update("A", "a", {"callbackUrl": "https://x.example.com"}),
+        Create("C", None, {"title": "C"}),
+        ScheduleRun("C", None, "2027-01-01T00:00:00.000Z", "GMT"),
+    )
+    assert report.ok, report.data
+    order = [call for call, _ in api.calls]
+    assert order.index("cancel") > max(order.index("create"), order.index("update"))
+    assert order.index("schedule") > order.index("cancel"), "a workflow's cancel comes before its schedules"
+    assert order[-1] == "delete"
+    assert [j.workflow_id for j in api.jobs["id1"]] == ["id1"], "the new id reached the schedule"
+    assert report.summary_line() == (
+        "Apply complete: 1 created, 1 updated, 1 cancelled, 2 scheduled, 1 deleted, 0 failed."
+    )
+
+
+def test_a_lost_create_answer_is_looked_up_not_repeated() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = ["stored-then-lost"]
+    report = run(
+        api, Create("A", None, {"title": "A"}), ScheduleRun("A", None, "2027-01-01T00:00:00.000Z", "GMT")
+    )
+    assert report.ok and titles(api) == ["A"]
+    assert "its answer was lost; found in the listing" in report.outcomes[0].detail
+    assert [c for c, _ in api.calls].count("create") == 1
+    assert api.jobs["id1"], "the schedule used the adopted id"
+
+
+def test_a_create_that_never_happened_is_sent_again() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = ["not-stored", ServerError("POST", "/v1/workflows", 500)]
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.ok and titles(api) == ["A"]
+    assert [c for c, _ in api.calls].count("create") == 3
+
+
+def test_a_create_that_keeps_failing_ends_failed_and_its_schedule_skipped() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = ["not-stored"] * (LOOKUP_ROUNDS + 1)
+    report = run(
+        api,
+        Create("A", None, {"title": "A"}),
+        ScheduleRun("A", None, "2027-01-01T00:00:00.000Z", "GMT"),
+        Create("B", None, {"title": "B"}),
+    )
+    statuses = [(o.change.title, o.change.action, o.status) for o in report.outcomes]
+    assert statuses == [("A", "create", "failed"), ("A", "schedule", "skipped"), ("B", "create", "done")]
+    assert report.outcomes[1].detail == "its workflow was not created"
+    assert titles(api) == ["B"] and not report.ok
+    assert report.counts["failed"] == 1 and report.counts["skipped"] == 1
+
+
+def test_a_failed_cancel_skips_the_schedules_after_it() -> None:
+    api = FakeApi()
+    api.workflows = {"a": {"title": "A"}}
+    api.trouble[("cancel", "a")] = [ServerError("POST", "/v1/workflows/a/cancel", 503)]
+    report = run(api, Cancel("A", "a", (), "r"), ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"))
+    assert [o.status for o in report.outcomes] == ["failed", "skipped"]
+    assert report.outcomes[1].detail == "the cancel before it failed"
+    assert "a" not in api.jobs, "nothing was scheduled on top of the runs still pending"
+
+
+def test_a_lost_schedule_answer_is_checked_against_the_jobs() -> None:
+    api = FakeApi()
+    api.workflows = {"a": {"title": "A"}}
+    api.trouble[("schedule", "a")] = ["stored-then-lost"]
+    report = run(api, ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"))
+    assert report.ok and len(api.jobs["a"]) == 1
+
+
+def test_independent_changes_run_whatever_fails() -> None:
+    api = FakeApi()
+    api.workflows = {"a": {"title": "A"}, "b": {"title": "B"}}
+    api.trouble[("update", "a")] = [
+        RequestError("PATCH", "/v1/workflows/a", 400, ["title must not be empty"])
+    ]
+    report = run(
+        api,
+        Update("A", "a", {"title": ""}),
+        Update("B", "b", {"callbackUrl": "https://x.example.com"}),
+        Create("C", None, {"title": "C"}),
+    )
+    assert [o.status for o in report.outcomes] == ["failed", "done", "done"]
+    assert "title must not be empty" in report.outcomes[0].detail
+
+
+def test_a_delete_of_something_already_gone_is_done() -> None:
+    report = run(FakeApi(), Delete("Gone", "zz"))
+    assert report.ok and report.outcomes[0].detail == "already gone"
+
+
+def test_an_update_of_a_workflow_deleted_meanwhile_fails_clearly() -> None:
+    report = run(FakeApi(), Update("Gone", "zz", {"title": "x"}))
+    assert (
+        report.outcomes[0].status == "failed" and report.outcomes[0].detail == "the workflow no longer exists"
+    )
+
+
+def test_a_missing_write_scope_stops_every_write() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = [
+        ForbiddenError("POST", "/v1/workflows", 403, ["lacks workflows:write"], scope="workflows:write")
+    ]
+    report = run(api, *(Create(t, None, {"title": t}) for t in "ABCDE"), parallelism=1)
+    assert [o.status for o in report.outcomes] == ["failed", "skipped", "skipped", "skipped", "skipped"]
+    assert report.outcomes[1].detail == "the API key lacks the workflows:write scope"
+    assert titles(api) == [] and [c for c, _ in api.calls] == ["create"]
+
+
+@pytest.mark.parametrize("parallelism", [1, 3, 10])
+def test_concurrency_is_bounded(parallelism: int) -> None:
+    api = FakeApi()
+    report = run(
+        api, *(Create(f"w{n}", None, {"title": f"w{n}"}) for n in range(40)), parallelism=parallelism
+    )
+    assert report.ok and api.most_in_flight == parallelism
+
+
+def test_the_results_as_data() -> None:
+    api = FakeApi()
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.data == {
+        "ok": True,
+        "counts": {
+            "created": 1,
+            "updated": 0,
+            "cancelled": 0,
+            "scheduled": 0,
+            "deleted": 0,
+            "failed": 0,
+            "skipped": 0,
+        },
+        "results": [{"action": "create", "title": "A", "id": "id1", "status": "done", "detail": "id id1"}],
+    }

@@ -1,0 +1,249 @@
+"""`wfsync apply` end to end against the emulator over loopback, faults included."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from wfsync.cli import main
+from wfsync.emulator import DEV_KEY, EmulatorConfig, Faults, JobTiming
+from wfsync.emulator.server import EmulatorServer
+
+
+def definitions(count: int, *, schedule_every: int = 5, phrase: str = "bye") -> str:
+    lines = ["workflows:"]
+    for n in range(count):
+        lines += [
+            f"  - title: Campaign {n:03d}",
+            f"    callbackUrl: https://crm.example.com/hooks/{n}",
+            f"    endCall: {{phrases: [{phrase}, goodbye]}}",
+        ]
+        if n % schedule_every == 0:
+            lines += [
+                "    schedules:",
+                f"      - {{scheduledDate: '2099-0{1 + n % 9}-01T09:00:00Z', timezone: GMT}}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "workflows").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WFSYNC_API_KEY", DEV_KEY)
+    return tmp_path
+
+
+def use(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    monkeypatch.setenv("WFSYNC_API_URL", server.url)
+    return server
+
+
+def write(text: str) -> None:
+    Path("workflows/w.yaml").write_text(text, encoding="utf-8")
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def live_titles(server: EmulatorServer) -> list[str]:
+    return [w["title"] for w in server.store.list_workflows(0, 100_000)[0]]
+
+
+def snapshot(server: EmulatorServer) -> Any:
+    workflows = server.store.list_workflows(0, 100_000)[0]
+    return workflows, [server.store.all_jobs(w["id"]) for w in workflows]
+
+
+def test_apply_then_plan_shows_nothing(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(12))
+    hand = emulator.store.create_workflow({"title": "Made by hand"})
+    result = cli("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(
+        "Apply complete: 12 created, 0 updated, 0 cancelled, 3 scheduled, 0 deleted, 0 failed."
+    )
+    assert 'created "Campaign 000": id ' in result.output, "one line per change in a log"
+    assert cli("plan", "--detailed-exitcode").exit_code == 0
+    assert emulator.store.get_workflow(hand["id"]) is not None, "unmanaged: left alone"
+    again = cli("apply", "--auto-approve")
+    assert again.exit_code == 0 and again.output.endswith(
+        "No changes: the live workflows match the definitions.\n"
+    )
+
+
+def test_updates_renames_schedules_and_prune(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(6))
+    assert cli("apply", "--auto-approve").exit_code == 0
+    renamed = definitions(6, phrase="ciao").replace("Campaign 005", "Campaign five")
+    renamed = renamed.replace(
+        "  - title: Campaign five\n",
+        "  - title: Campaign five\n    lifecycle: {formerTitles: [Campaign 005]}\n",
+    )
+    renamed = renamed.replace("2099-01-01T09:00:00Z", "2099-02-02T09:00:00Z")  # move Campaign 000's schedule
+    write(renamed)
+    old_id = next(w["id"] for w in emulator.store.list_workflows(0, 100)[0] if w["title"] == "Campaign 005")
+    emulator.store.create_workflow({"title": "Stray"})
+    result = cli("apply", "--auto-approve", "--prune", "--verify")
+    assert result.exit_code == 0, result.output
+    assert "6 updated, 1 cancelled, 1 scheduled, 1 deleted, 0 failed" in result.output
+    assert "Verified: the live workflows match the definitions." in result.output
+    assert emulator.store.get_workflow(old_id)["title"] == "Campaign five", "renamed in place: same id"
+    jobs = emulator.store.all_jobs(
+        next(w["id"] for w in emulator.store.list_workflows(0, 100)[0] if w["title"] == "Campaign 000")
+    )
+    assert [(j["status"], j["scheduledDate"]) for j in jobs] == [
+        ("cancelled", "2099-01-01T09:00:00.000Z"),
+        ("scheduled", "2099-02-02T09:00:00.000Z"),
+    ]
+
+
+def test_chaos_converges_within_two_applies(
+    project: Path, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500s, 429s and dropped create answers at high rates, together."""
+    faults = Faults(latency=0.002, error_500=0.15, error_429=0.1, retry_after=0, drop_create=0.3)
+    server = use(
+        start_emulator(EmulatorConfig(faults=faults, seed=11, timing=JobTiming(60, 60))), monkeypatch
+    )
+    bystander = server.store.create_workflow({"title": "Not ours"})
+    existing = [
+        server.store.create_workflow({"title": f"Campaign {n:03d}", "endCall": {"phrases": ["old"]}})
+        for n in range(0, 80, 2)
+    ]
+    write(definitions(80))
+    outputs = []
+    for _ in range(2):
+        result = cli("apply", "--auto-approve", "--force", "--parallelism", "10")
+        outputs.append(result.output)
+        if result.exit_code == 0:
+            break
+    assert result.exit_code == 0, "\n---\n".join(outputs)
+    print("\n---\n".join(outputs))  # shown with -s: what the faults did
+    titles = live_titles(server)
+    assert not [t for t, n in Counter(titles).items() if n > 1], "no duplicate titles"
+    assert len(titles) == 81 and "Not ours" in titles and server.store.get_workflow(bystander["id"])
+    assert all(server.store.get_workflow(w["id"]) for w in existing), "updated in place, never replaced"
+    final = cli("plan", "--detailed-exitcode")
+    assert final.exit_code == 0, final.output
+    scheduled = [
+        j
+        for w in server.store.list_workflows(0, 1000)[0]
+        for j in server.store.all_jobs(w["id"])
+        if j["status"] == "scheduled"
+    ]
+    assert len(scheduled) == 16, "each schedule pending once"
+
+
+def test_a_stale_saved_plan_is_refused_whole(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(3))
+    target = emulator.store.create_workflow({"title": "Campaign 001", "endCall": {"phrases": ["old"]}})
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    emulator.store.update_workflow(target["id"], {"callbackUrl": "https://someone.else.example.com"})
+    emulator.store.create_workflow({"title": "Campaign 002"})
+    before = snapshot(emulator)
+    result = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.exit_code == 1
+    assert "the saved plan is stale" in result.output and "nothing was applied" in result.output
+    assert f"'Campaign 001' ({target['id']}) changed" in result.output
+    assert "'Campaign 002' now exists (the plan would create it)" in result.output
+    assert snapshot(emulator) == before
+
+
+def test_a_fresh_saved_plan_applies_and_resolves_secrets(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    monkeypatch.setenv("HOOK_TOKEN", "s3cr3t-value")
+    write("workflows:\n  - title: A\n    webhook: {url: 'https://h.example.com/${HOOK_TOKEN}'}\n")
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    assert "s3cr3t-value" not in Path("plan.json").read_text(encoding="utf-8")
+    result = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    (workflow,) = emulator.store.list_workflows(0, 10)[0]
+    assert workflow["webhook"]["url"] == "https://h.example.com/s3cr3t-value"
+    monkeypatch.delenv("HOOK_TOKEN")
+    emulator.store.reset()
+    refused = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert refused.exit_code == 1 and "environment variable HOOK_TOKEN is not set" in refused.output
+
+
+def test_a_plan_for_another_api_is_refused(
+    project: Path, emulator: EmulatorServer, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(2))
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    other = use(start_emulator(), monkeypatch)
+    result = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.exit_code == 1
+    assert f"the saved plan is for {emulator.url}, not {other.url}: nothing was applied" in result.output
+    assert live_titles(other) == []
+
+
+def test_a_read_only_key_changes_nothing(
+    project: Path, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = use(start_emulator(EmulatorConfig(keys={"reader": frozenset({"workflows:read"})})), monkeypatch)
+    monkeypatch.setenv("WFSYNC_API_KEY", "reader")
+    write(definitions(5))
+    result = cli("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "lacks the workflows:write scope" in result.output
+    assert "Apply finished with failures: 0 created" in result.output
+    assert live_titles(server) == []
+
+
+def test_without_a_terminal_apply_needs_auto_approve(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(2))
+    result = cli("apply")
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == "Error: refusing to apply without confirmation: not a terminal; pass --auto-approve\n"
+    )
+    assert live_titles(emulator) == []
+
+
+def test_json_results(project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(emulator, monkeypatch)
+    write(definitions(2))
+    result = CliRunner().invoke(main, ["apply", "--auto-approve", "--json"])
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["counts"]["created"] == 2
+    assert [(r["action"], r["status"]) for r in data["results"]] == [
+        ("create", "done"),
+        ("schedule", "done"),
+        ("create", "done"),
+    ]
+    assert "Apply complete" in result.stderr
+
+
+def test_an_unsafe_apply_changes_nothing(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    for n in range(10):
+        emulator.store.create_workflow({"title": f"Old {n}"})
+    write(definitions(1))
+    result = cli("apply", "--auto-approve", "--prune")
+    assert result.exit_code == 1 and "force required" in result.output
+    assert len(live_titles(emulator)) == 10
