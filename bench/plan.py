@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from validate import write_definitions  # noqa: E402  (the same definitions as that benchmark)
+from validate import write_definitions
 
-from wfsync.emulator import DEV_KEY, Store  # noqa: E402
+from wfsync.emulator import DEV_KEY, Store
 
 BARE_LOOP = """
 import sys, time, httpx
