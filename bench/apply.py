@@ -1,0 +1,90 @@
+"""`wfsync apply` of 1,000 creates against the emulator with 20 ms added to every request.
+
+Each run starts a fresh emulator process (`--fault latency=20ms`, an empty database) and
+times the real command. The ideal is 1,000 x 20 ms / parallelism; a sequential run
+(`--parallelism 1`) is measured in the same run. Run from the repository root:
+
+    python bench/apply.py [--creates 1000] [--latency-ms 20] [--parallelism 10 --parallelism 20] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from plan import start_emulator  # noqa: E402
+
+from wfsync.emulator import DEV_KEY  # noqa: E402
+
+
+def write_definitions(folder: Path, creates: int) -> None:
+    per_file = 100
+    for start in range(0, creates, per_file):
+        lines = ["workflows:"]
+        for n in range(start, min(start + per_file, creates)):
+            lines += [f"  - title: Campaign {n:05d}", f"    callbackUrl: https://crm.example.com/hooks/{n}",
+                      "    endCall: {phrases: [goodbye, end call]}"]
+        (folder / f"team-{start // per_file:03d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -> float:
+    with tempfile.TemporaryDirectory() as name:
+        process, url = start_emulator(str(Path(name) / "db"), f"{latency_ms}ms")
+        try:
+            env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY}
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "wfsync", "apply", str(folder), "--api-url", url, "--auto-approve",
+                 "--parallelism", str(parallelism)], capture_output=True, text=True, env=env,
+            )
+            elapsed = time.perf_counter() - started
+            if done.returncode != 0 or f"{creates} created" not in done.stdout:
+                raise SystemExit(f"apply failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+            return elapsed
+        finally:
+            process.terminate()
+            process.wait()
+            if process.stderr:
+                process.stderr.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--creates", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--parallelism", type=int, action="append", default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-sequential", action="store_true")
+    args = parser.parse_args()
+    levels = args.parallelism or [10]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        write_definitions(folder, args.creates)
+        rows = []
+        for parallelism in levels:
+            times = [timed_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)]
+            rows.append((parallelism, statistics.median(times), times))
+        sequential = None if args.no_sequential else timed_apply(folder, args.latency_ms, 1, args.creates)
+    print(f"wfsync apply: {args.creates:,} creates, {args.latency_ms} ms added to every request")
+    for parallelism, median, times in rows:
+        ideal = args.creates * args.latency_ms / 1000 / parallelism
+        line = (f"parallelism {parallelism}: median {median:.2f}s (runs {', '.join(f'{t:.2f}' for t in times)}); "
+                f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x")
+        if sequential:
+            line += f"; {sequential / median:.1f}x faster than sequential"
+        print(line)
+    if sequential:
+        ideal = args.creates * args.latency_ms / 1000
+        print(f"sequential (parallelism 1): {sequential:.2f}s; ideal {ideal:.2f}s; ratio {sequential / ideal:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
