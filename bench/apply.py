@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -20,9 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from plan import start_emulator  # noqa: E402
+from plan import start_emulator
 
-from wfsync.emulator import DEV_KEY  # noqa: E402
+from wfsync.emulator import DEV_KEY
 
 
 def write_definitions(folder: Path, creates: int) -> None:
@@ -30,8 +29,11 @@ def write_definitions(folder: Path, creates: int) -> None:
     for start in range(0, creates, per_file):
         lines = ["workflows:"]
         for n in range(start, min(start + per_file, creates)):
-            lines += [f"  - title: Campaign {n:05d}", f"    callbackUrl: https://crm.example.com/hooks/{n}",
-                      "    endCall: {phrases: [goodbye, end call]}"]
+            lines += [
+                f"  - title: Campaign {n:05d}",
+                f"    callbackUrl: https://crm.example.com/hooks/{n}",
+                "    endCall: {phrases: [goodbye, end call]}",
+            ]
         (folder / f"team-{start // per_file:03d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -42,8 +44,21 @@ def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -
             env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY}
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "wfsync", "apply", str(folder), "--api-url", url, "--auto-approve",
-                 "--parallelism", str(parallelism)], capture_output=True, text=True, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "wfsync",
+                    "apply",
+                    str(folder),
+                    "--api-url",
+                    url,
+                    "--auto-approve",
+                    "--parallelism",
+                    str(parallelism),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
             )
             elapsed = time.perf_counter() - started
             if done.returncode != 0 or f"{creates} created" not in done.stdout:
@@ -70,20 +85,25 @@ def main() -> None:
         write_definitions(folder, args.creates)
         rows = []
         for parallelism in levels:
-            times = [timed_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)]
+            times = [
+                timed_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)
+            ]
             rows.append((parallelism, statistics.median(times), times))
         sequential = None if args.no_sequential else timed_apply(folder, args.latency_ms, 1, args.creates)
     print(f"wfsync apply: {args.creates:,} creates, {args.latency_ms} ms added to every request")
     for parallelism, median, times in rows:
         ideal = args.creates * args.latency_ms / 1000 / parallelism
-        line = (f"parallelism {parallelism}: median {median:.2f}s (runs {', '.join(f'{t:.2f}' for t in times)}); "
-                f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x")
+        line = (
+            f"parallelism {parallelism}: median {median:.2f}s (runs {', '.join(f'{t:.2f}' for t in times)}); "
+            f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x"
+        )
         if sequential:
             line += f"; {sequential / median:.1f}x faster than sequential"
         print(line)
     if sequential:
         ideal = args.creates * args.latency_ms / 1000
-        print(f"sequential (parallelism 1): {sequential:.2f}s; ideal {ideal:.2f}s; ratio {sequential / ideal:.2f}x")
+        ratio = sequential / ideal
+        print(f"sequential (parallelism 1): {sequential:.2f}s; ideal {ideal:.2f}s; ratio {ratio:.2f}x")
 
 
 if __name__ == "__main__":
