@@ -236,6 +236,38 @@ def test_429_waits_retry_after_then_succeeds() -> None:
     assert sleeps == [2.0]
 
 
+def test_one_429_pauses_every_worker() -> None:
+    """A request started while another waits out a 429 waits too, instead of hitting the
+    throttled server again."""
+    import time as clock
+
+    sent: list[tuple[str, float]] = []
+    first = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.url.path[-1], clock.monotonic()))
+        if request.url.path.endswith("/a") and first[0]:
+            first[0] = False
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, json={"id": request.url.path[-1], "title": "t"})
+
+    async def scenario() -> float:
+        async with ApiClient.connect(
+            "https://api.example.test", KEY, retry=FAST, transport=httpx.MockTransport(handler)
+        ) as api:
+            throttled = asyncio.create_task(api.get_workflow("a"))
+            await asyncio.sleep(0.1)  # a has been told to wait
+            begun = clock.monotonic()
+            await asyncio.gather(api.get_workflow("b"), throttled)
+            return begun
+
+    begun = run(scenario())
+    times = dict(sent[1:])
+    assert [name for name, _ in sent] == ["a", "a", "b"] or [name for name, _ in sent] == ["a", "b", "a"]
+    assert times["b"] - sent[0][1] >= 0.95, "b was held until the pause ended"
+    assert times["b"] - begun >= 0.85
+
+
 def test_429_is_retried_even_for_a_create() -> None:
     transport = scripted(
         httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(201, json={"data": wf(1)})
