@@ -1,0 +1,128 @@
+"""The command line's shared part: the ``wfsync`` group, error mapping, common options.
+
+Each command parses its options, makes one call into the library, prints the result and
+maps :class:`~wfsync.errors.WfsyncError` to a one-line error and exit status 1. Heavy
+libraries are imported inside the commands so that ``wfsync --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from wfsync import __version__
+from wfsync.errors import WfsyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn our errors into ``Error: message`` and exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except WfsyncError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="wfsync")
+def main() -> None:
+    """Keep voice-AI call workflows, written as YAML in git, in sync with the Workflows API.
+
+    \b
+    Example:
+      wfsync emulator --port 8787
+    """
+
+
+def config_option(command: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Project settings file (default: ./wfsync.yaml when present).",
+    )(command)
+
+
+def api_options(command: F) -> F:
+    """The options of every command that talks to the API."""
+    for option in reversed(
+        [
+            click.option(
+                "--api-url",
+                metavar="URL",
+                help="The API (default: $WFSYNC_API_URL, the "
+                "settings' api_url, else https://api.indigenius.ai). The key is read from "
+                "$WFSYNC_API_KEY or $INDIGENIUS_API_KEY, never from a flag.",
+            ),
+            click.option(
+                "--sandbox",
+                is_flag=True,
+                help="Use the embedded emulator instead, its state in .wfsync/sandbox.db: no account needed.",
+            ),
+            click.option(
+                "--debug", is_flag=True, help="Log every request to stderr (the key never appears)."
+            ),
+            config_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+class _Redact:
+    """A logging filter that removes a secret from every record."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def filter(self, record: Any) -> bool:
+        if self.secret and self.secret in record.getMessage():
+            record.msg, record.args = record.getMessage().replace(self.secret, "***"), ()
+        return True
+
+
+def setup_logging(debug: bool, secret: str) -> None:
+    import logging
+
+    if not debug:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.addFilter(_Redact(secret))
+    for name, level in (("wfsync", logging.DEBUG), ("httpx", logging.INFO)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+
+
+def use_color() -> bool:
+    import os
+    import sys
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'s' * (number != 1)}"
+
+
+def github_escape(text: str, *, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def write_file(path: str, text: str, *, append: bool = False) -> None:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise WfsyncError(f"cannot write {path}: {exc.strerror}") from exc
