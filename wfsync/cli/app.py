@@ -126,3 +126,33 @@ def write_file(path: str, text: str, *, append: bool = False) -> None:
             handle.write(text)
     except OSError as exc:
         raise WfsyncError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+T = TypeVar("T")
+
+
+def call_api(
+    action: Callable[[Any, Any], Any],
+    *,
+    api_url: str | None,
+    sandbox: bool,
+    debug: bool,
+    config_file: str | None,
+    connections: int = 20,
+) -> Any:
+    """Run ``await action(api, target)`` against the configured API (or the sandbox)."""
+    import asyncio
+
+    from wfsync.api import ApiClient
+    from wfsync.config import load_settings
+    from wfsync.target import open_target
+
+    settings = load_settings(config_file)
+    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
+        setup_logging(debug, target.key)
+
+        async def run() -> Any:
+            async with ApiClient.connect(target.url, target.key, connections=connections) as api:
+                return await action(api, target)
+
+        return asyncio.run(run())
