@@ -37,6 +37,7 @@ __all__ = [
     "expand",
     "find_files",
     "load_definitions",
+    "platform_timezone",
     "utc_instant",
 ]
 
@@ -53,13 +54,49 @@ class Schedule:
     """A one-shot run a workflow must have pending."""
 
     at: datetime
-    timezone: str
+    timezone: str  # the platform's form: GMT, GMT_plus_N, GMT_minus_N
     location: Location | None = None
+    zone: str | None = None  # the IANA zone it was written in, when it was
 
     @property
     def instant(self) -> str:
         """The instant in UTC, as the platform writes it: ``2027-07-01T08:00:00.000Z``."""
         return utc_instant(self.at)
+
+
+PLATFORM_ZONES = frozenset(
+    ["GMT"] + [f"GMT_plus_{n}" for n in range(1, 15)] + [f"GMT_minus_{n}" for n in range(1, 13)]
+)
+
+
+def platform_timezone(name: str, at: datetime) -> tuple[str, str | None]:
+    """The platform's zone name for ``name`` at the instant ``at``, or an error.
+
+    ``GMT_plus_2`` stays as it is; ``Europe/Berlin`` becomes ``GMT_plus_1`` in winter and
+    ``GMT_plus_2`` in summer. A zone whose offset then is not whole hours (Asia/Kolkata,
+    +05:30) cannot be said in the platform's terms.
+    """
+    if name in PLATFORM_ZONES:
+        return name, None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        offset = at.astimezone(ZoneInfo(name)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        hint = "use GMT, GMT_plus_N, GMT_minus_N or an IANA zone such as Europe/Berlin"
+        return name, f"unknown timezone {name!r}: {hint}"
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    hours, rest = divmod(abs(seconds), 3600)
+    sign = "+" if seconds >= 0 else "-"
+    if rest:
+        return name, (
+            f"{name} is UTC{sign}{hours:02d}:{rest // 60:02d} at {utc_instant(at)}; the platform's "
+            "GMT_plus_N / GMT_minus_N zones are whole hours"
+        )
+    platform = "GMT" if hours == 0 else f"GMT_{'plus' if seconds > 0 else 'minus'}_{hours}"
+    if platform not in PLATFORM_ZONES:
+        return name, f"{name} is UTC{sign}{hours} at {utc_instant(at)}, beyond the platform's zones"
+    return platform, None
 
 
 def utc_instant(moment: datetime) -> str:
@@ -223,7 +260,12 @@ def _definition(
                 )
                 continue
             seen[at] = where
-            schedules.append(Schedule(at, item["timezone"], where))
+            timezone, error = platform_timezone(item["timezone"], at)
+            if error:
+                problems.append(Problem(document.where((*base, "schedules", number, "timezone")), error))
+                continue
+            zone = item["timezone"] if timezone != item["timezone"] else None
+            schedules.append(Schedule(at, timezone, where, zone))
     body_secrets = {path: written for path, written in secrets.items() if path[0] in BODY_FIELDS}
     definition = Definition(
         title=entry["title"],

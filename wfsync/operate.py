@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from wfsync.api import ApiClient, Job, LiveWorkflow
 from wfsync.errors import NotFoundError, WfsyncError
 
-__all__ = ["FINAL", "JobTimeout", "find_workflow", "follow_job"]
+__all__ = ["FINAL", "JobTimeout", "SmokeResult", "find_workflow", "follow_job", "smoke_runs"]
 
 FINAL = frozenset({"completed", "failed", "cancelled"})
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -73,6 +74,53 @@ async def follow_job(
             raise JobTimeout(job, timeout)
         await sleep(min(delay, remaining))
         delay = min(delay * 1.5, 5.0)
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    """One smoke run: the workflow, and its job's last state or why there is none."""
+
+    title: str
+    workflow_id: str
+    job: Job | None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.job is not None and self.job.status == "completed"
+
+
+async def smoke_runs(
+    api: ApiClient,
+    workflows: Sequence[tuple[str, str]],
+    *,
+    timeout: float,
+    parallelism: int,
+    report: Callable[[SmokeResult], None] = lambda result: None,
+) -> list[SmokeResult]:
+    """Run each (title, id) once and wait for its job: the platform's "run once to validate"."""
+    gate = asyncio.Semaphore(max(1, parallelism))
+
+    async def one(title: str, workflow_id: str) -> SmokeResult:
+        async with gate:
+            try:
+                job = await follow_job(api, await api.run(workflow_id), timeout=timeout)
+                result = SmokeResult(
+                    title,
+                    workflow_id,
+                    job,
+                    None
+                    if job.status == "completed"
+                    else f"the run {job.status}" + (f": {job.error}" if job.error else ""),
+                )
+            except JobTimeout as exc:
+                result = SmokeResult(title, workflow_id, exc.job, str(exc))
+            except WfsyncError as exc:
+                result = SmokeResult(title, workflow_id, None, str(exc))
+        report(result)
+        return result
+
+    return list(await asyncio.gather(*(one(title, workflow_id) for title, workflow_id in workflows)))
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

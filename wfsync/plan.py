@@ -151,10 +151,11 @@ class ScheduleRun(Change):
     action: ClassVar[str] = "schedule"
     instant: str = ""
     timezone: str = "GMT"
+    zone: str | None = None  # the IANA zone the definition gave, when it did
 
     @property
     def data(self) -> dict[str, Any]:
-        return super().data | {"scheduledDate": self.instant, "timezone": self.timezone}
+        return super().data | {"scheduledDate": self.instant, "timezone": self.timezone, "zone": self.zone}
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,7 @@ def _schedule_changes(
         to_schedule = future
     else:
         to_schedule = [s for s in future if s.instant not in counted]
-    changes += [ScheduleRun(definition.title, live_id, s.instant, s.timezone) for s in to_schedule]
+    changes += [ScheduleRun(definition.title, live_id, s.instant, s.timezone, s.zone) for s in to_schedule]
     return changes, warnings, pending
 
 

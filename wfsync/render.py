@@ -52,7 +52,8 @@ def _head(change: Change) -> str:
         return f"update {title}{_short(change.workflow_id)}, renamed from {_value(change.former_title)}"
     if isinstance(change, ScheduleRun):
         target = _short(change.workflow_id) if change.workflow_id else " (once created)"
-        return f"schedule {title}{target} at {change.instant} ({change.timezone})"
+        zone = f", from {change.zone}" if change.zone else ""
+        return f"schedule {title}{target} at {change.instant} ({change.timezone}{zone})"
     if isinstance(change, Cancel):
         runs = len(change.pending)
         listed = f": {', '.join(change.pending)}" if change.pending else ""

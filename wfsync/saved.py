@@ -78,7 +78,7 @@ def _change(data: Mapping[str, Any], env: Mapping[str, str], where: str) -> Chan
     if action == "delete":
         return Delete(title, workflow_id)
     if action == "schedule":
-        return ScheduleRun(title, workflow_id, data["scheduledDate"], data["timezone"])
+        return ScheduleRun(title, workflow_id, data["scheduledDate"], data["timezone"], data.get("zone"))
     if action == "cancel":
         return Cancel(title, workflow_id, tuple(data.get("pending", ())), data.get("reason", ""))
     raise ValueError(f"unknown action {action!r}")

@@ -170,7 +170,9 @@ def _explain(error: Any, strip: int = 0) -> Iterator[SchemaIssue]:
 
     where = named(path)
     kind, value, instance = error.validator, error.validator_value, error.instance
-    if kind in ("anyOf", "oneOf") and error.context:
+    if kind in ("anyOf", "oneOf") and "errorMessage" in error.schema:
+        yield SchemaIssue(path, f"{where} {error.schema['errorMessage']}; got {instance!r}")
+    elif kind in ("anyOf", "oneOf") and error.context:
         # Report the closest branch rather than "is not valid under any of the given schemas".
         best = min(error.context, key=lambda sub: (len(sub.path) * -1, sub.validator == "type"))
         yield from _explain(best, strip)

@@ -202,6 +202,18 @@ def plan(
     help="Requests in flight at once.",
 )
 @click.option("--verify", is_flag=True, help="Afterwards, plan again and fail if anything still differs.")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Afterwards, run each created or changed workflow once and wait for its job; fail if a run fails.",
+)
+@click.option(
+    "--smoke-timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to wait for each smoke run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result of every change as JSON.")
 @api_options
 @reports_errors
@@ -213,6 +225,8 @@ def apply(
     plan_file: str | None,
     parallelism: int,
     verify: bool,
+    smoke: bool,
+    smoke_timeout: float,
     as_json: bool,
     api_url: str | None,
     sandbox: bool,
@@ -290,7 +304,7 @@ def apply(
                 if not force:
                     check_safety(plan, settings.safety)
                 if plan.empty:
-                    return None, None
+                    return None, None, None
                 if not auto_approve:
                     count = len(plan.changes)
                     prompt = f"Apply these {count} change{'s' * (count != 1)} to {target.name}?"
@@ -299,6 +313,9 @@ def apply(
                 progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
                 report = await apply_plan(api, plan, parallelism=parallelism, report=progress.step)
                 progress.close()
+                smoked = None
+                if smoke:
+                    smoked = await _smoke(api, report, smoke_timeout, parallelism, say)
                 remaining = None
                 if verify:
                     again = (
@@ -312,9 +329,9 @@ def apply(
                         protect=settings.protect,
                         api_url=target.name,
                     )
-                return report, remaining
+                return report, remaining, smoked
 
-        report, remaining = asyncio.run(run())
+        report, remaining, smoked = asyncio.run(run())
     if report is None:  # the plan, printed above, said there is nothing to do
         if as_json:
             click.echo(json.dumps({"ok": True, "counts": {}, "results": []}, indent=2))
@@ -327,8 +344,42 @@ def apply(
         raise WfsyncError(f"verify: {len(remaining.changes)} change(s) still differ after applying")
     if remaining is not None:
         say("Verified: the live workflows match the definitions.")
+    if smoked is not None:
+        failed = [result for result in smoked if not result.ok]
+        say(
+            f"Smoke runs: {len(smoked) - len(failed)} of {len(smoked)} completed.",
+            bold=True,
+            fg="red" if failed else None,
+        )
+        if failed:
+            raise WfsyncError(
+                f"{len(failed)} smoke run(s) failed: "
+                + "; ".join(f"{r.title!r}: {r.problem}" for r in failed)
+            )
     if not report.ok:
         raise SystemExit(1)
+
+
+async def _smoke(api: Any, report: Any, timeout: float, parallelism: int, say: Any) -> Any:
+    """Run each workflow the apply created or changed, once, and wait for it."""
+    from wfsync.operate import smoke_runs
+
+    targets = list(
+        dict.fromkeys(
+            (o.change.title, o.workflow_id)
+            for o in report.outcomes
+            if o.status == "done" and o.change.action in ("create", "update") and o.workflow_id
+        )
+    )
+
+    def show(result: Any) -> None:
+        job = f"job {result.job.id} " if result.job else ""
+        say(
+            f"smoke run of {result.title!r}: {job}{'completed' if result.ok else result.problem}",
+            fg=None if result.ok else "red",
+        )
+
+    return await smoke_runs(api, targets, timeout=timeout, parallelism=parallelism, report=show)
 
 
 class _Progress:
