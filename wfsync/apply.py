@@ -108,6 +108,11 @@ class _Applier:
         self.outcomes: dict[int, Outcome] = {}
         self.created: dict[str, str] = {}  # title -> id of the workflow created for it
         self.forbidden: ForbiddenError | None = None  # a 403: every other write would get one too
+        self.stopping = False  # asked to stop (SIGTERM, Ctrl-C): start nothing new
+
+    def stop(self) -> None:
+        """Start no more changes; those in flight finish and are reported."""
+        self.stopping = True
 
     def finish(
         self, change: Change, status: Status, detail: str = "", workflow_id: str | None = None
@@ -122,6 +127,9 @@ class _Applier:
 
     async def limited(self, change: Change, step: Callable[[Change], Awaitable[Any]]) -> Any:
         async with self.gate:
+            if self.stopping:
+                self.finish(change, "skipped", "apply was interrupted before it", change.workflow_id)
+                return None
             if self.forbidden is not None:
                 self.finish(
                     change,
@@ -161,6 +169,8 @@ class _Applier:
     async def settle_creates(self, uncertain: list[Change]) -> None:
         """Look up each create whose answer was lost; adopt what exists, create the rest again."""
         for round_ in range(LOOKUP_ROUNDS):
+            if round_ and self.stopping:
+                break
             if not uncertain:
                 return
             try:
@@ -320,7 +330,25 @@ async def apply_plan(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     report: Callable[[Outcome], None] = lambda outcome: None,
+    stop_on: Sequence[int] = (),
 ) -> ApplyReport:
     """Carry out ``plan``; ``report`` hears of each change as it ends. Never raises for a
-    failed change: the report says what became of each."""
-    return await _Applier(api, parallelism, report).run(plan)
+    failed change: the report says what became of each.
+
+    On any signal in ``stop_on`` (SIGTERM, SIGINT) no new change starts; those in flight
+    finish, the rest are reported as skipped, and a re-run carries them out.
+    """
+    applier = _Applier(api, parallelism, report)
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signal_number in stop_on:
+        try:
+            loop.add_signal_handler(signal_number, applier.stop)
+            installed.append(signal_number)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+    try:
+        return await applier.run(plan)
+    finally:
+        for signal_number in installed:
+            loop.remove_signal_handler(signal_number)

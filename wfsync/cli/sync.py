@@ -215,6 +215,13 @@ def plan(
     help="Seconds to wait for each smoke run.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result of every change as JSON.")
+@click.option(
+    "--lock-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to wait while another apply against the same API runs on this machine.",
+)
 @api_options
 @reports_errors
 def apply(
@@ -228,6 +235,7 @@ def apply(
     smoke: bool,
     smoke_timeout: float,
     as_json: bool,
+    lock_timeout: float,
     api_url: str | None,
     sandbox: bool,
     debug: bool,
@@ -248,6 +256,7 @@ def apply(
     """
     import asyncio
     import json
+    import signal
     import sys
     from datetime import UTC, datetime
 
@@ -257,6 +266,7 @@ def apply(
     from wfsync.definitions import load_definitions
     from wfsync.errors import ConfigError
     from wfsync.live import plan_live, read_jobs
+    from wfsync.lock import apply_lock
     from wfsync.plan import check_safety
     from wfsync.render import render_text
     from wfsync.saved import StalePlan, jobs_to_check, load_plan, stale_workflows
@@ -275,7 +285,14 @@ def apply(
     if not auto_approve and not interactive:
         raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
 
-    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
+    with (
+        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target,
+        apply_lock(
+            target.name,
+            timeout=lock_timeout,
+            on_wait=lambda holder: say(f"Waiting for another apply against {target.name} ({holder})…"),
+        ),
+    ):
         setup_logging(debug, target.key)
 
         async def run() -> Any:
@@ -311,7 +328,13 @@ def apply(
                     if not await asyncio.to_thread(click.confirm, prompt, err=as_json):
                         raise ConfigError("apply cancelled: nothing was changed")
                 progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
-                report = await apply_plan(api, plan, parallelism=parallelism, report=progress.step)
+                report = await apply_plan(
+                    api,
+                    plan,
+                    parallelism=parallelism,
+                    report=progress.step,
+                    stop_on=(signal.SIGTERM, signal.SIGINT),
+                )
                 progress.close()
                 smoked = None
                 if smoke:

@@ -1,0 +1,150 @@
+"""The fault suite: what a production user would try before trusting an apply.
+
+After each scenario the live state equals the definitions, no title is held twice and
+nothing is deleted that was not planned. The apply runs as a real process where it is
+killed or raced; the emulator serves from this process over loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from wfsync.cli import main
+from wfsync.emulator import DEV_KEY, EmulatorConfig, Faults, JobTiming
+from wfsync.emulator.server import EmulatorServer
+
+SLOW_JOBS = JobTiming(queue_seconds=600, run_seconds=600)  # nothing runs during the test
+
+
+def definitions(count: int, *, phrase: str = "bye", schedule_every: int = 4) -> str:
+    lines = ["workflows:"]
+    for n in range(count):
+        lines += [f"  - title: Flow {n:04d}", f"    callbackUrl: https://crm.example.com/h/{n}",
+                  f"    endCall: {{phrases: [{phrase}, goodbye]}}"]
+        if n % schedule_every == 0:
+            lines += ["    schedules:", f"      - {{scheduledDate: '2099-0{1 + n % 9}-0{1 + n % 7}T09:00:00Z', "
+                      "timezone: GMT}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "workflows").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WFSYNC_API_KEY", DEV_KEY)
+    monkeypatch.setenv("WFSYNC_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path
+
+
+def write(text: str) -> None:
+    Path("workflows/w.yaml").write_text(text, encoding="utf-8")
+
+
+def check_converged(server: EmulatorServer, expected_titles: set[str], must_survive: list[str]) -> None:
+    workflows = server.store.list_workflows(0, 100_000)[0]
+    counts = Counter(w["title"] for w in workflows)
+    assert [t for t, n in counts.items() if n > 1] == [], "no title is held twice"
+    assert set(counts) == expected_titles
+    assert all(server.store.get_workflow(i) for i in must_survive), "nothing unplanned was deleted"
+    result = CliRunner().invoke(main, ["plan", "--api-url", server.url, "--detailed-exitcode"])
+    assert result.exit_code == 0, result.output
+    pending = Counter(
+        (w["id"], j["scheduledDate"]) for w in workflows for j in server.store.all_jobs(w["id"])
+        if j["status"] == "scheduled"
+    )
+    assert all(n == 1 for n in pending.values()), "each schedule pending once"
+
+
+def apply_process(server: EmulatorServer, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wfsync", "apply", "--api-url", server.url, "--auto-approve", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def test_chaos_apply_of_a_few_hundred_changes(project: Path, start_emulator: Any) -> None:
+    faults = Faults(latency=0.003, error_500=0.12, error_429=0.08, retry_after=0, drop_create=0.25)
+    server: EmulatorServer = start_emulator(EmulatorConfig(faults=faults, seed=5, timing=SLOW_JOBS))
+    bystanders = [server.store.create_workflow({"title": f"Hand-made {n}"})["id"] for n in range(3)]
+    existing = [server.store.create_workflow({"title": f"Flow {n:04d}", "endCall": {"phrases": ["old"]}})["id"]
+                for n in range(0, 300, 3)]
+    write(definitions(300))
+    for attempt in range(2):
+        result = CliRunner().invoke(main, ["apply", "--api-url", server.url, "--auto-approve", "--force"])
+        if result.exit_code == 0:
+            break
+    assert result.exit_code == 0, result.output
+    assert "300 updated" not in result.output and ", 0 failed" in result.output
+    check_converged(server, {f"Flow {n:04d}" for n in range(300)} | {f"Hand-made {n}" for n in range(3)},
+                    bystanders + existing)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_an_apply_killed_midway_converges_when_run_again(project: Path, start_emulator: Any,
+                                                         how: signal.Signals) -> None:
+    server: EmulatorServer = start_emulator(EmulatorConfig(faults=Faults(latency=0.04), timing=SLOW_JOBS))
+    bystander = server.store.create_workflow({"title": "Hand-made"})["id"]
+    write(definitions(120))
+    process = apply_process(server, "--parallelism", "2")
+    deadline = time.monotonic() + 20
+    while len(server.store.list_workflows(0, 1000)[0]) < 15 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(how)
+    output, _ = process.communicate(timeout=30)
+    done = len(server.store.list_workflows(0, 1000)[0]) - 1
+    assert 0 < done < 120, "killed midway"
+    if how == signal.SIGTERM:
+        assert process.returncode == 1 and "apply was interrupted before it" in output
+        assert "Apply finished with failures" in output, "in-flight changes finish and are reported"
+    else:
+        assert process.returncode == -signal.SIGKILL
+    again = apply_process(server)
+    output, _ = again.communicate(timeout=60)
+    assert again.returncode == 0, output
+    assert f"{120 - done} created" in output, "what was left, and nothing twice"
+    check_converged(server, {f"Flow {n:04d}" for n in range(120)} | {"Hand-made"}, [bystander])
+
+
+def test_two_applies_started_at_once(project: Path, start_emulator: Any) -> None:
+    server: EmulatorServer = start_emulator(EmulatorConfig(faults=Faults(latency=0.01), timing=SLOW_JOBS))
+    write(definitions(60))
+    first, second = apply_process(server), apply_process(server)
+    outputs = [p.communicate(timeout=60)[0] for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert sum("Waiting for another apply" in out for out in outputs) == 1
+    assert sum("60 created" in out for out in outputs) == 1, "one apply did the work"
+    assert sum("No changes: the live workflows match the definitions." in out for out in outputs) == 1
+    check_converged(server, {f"Flow {n:04d}" for n in range(60)}, [])
+
+
+def test_the_lock_is_per_api_and_times_out(project: Path, start_emulator: Any) -> None:
+    from wfsync.lock import LockTimeout, apply_lock
+
+    with apply_lock("https://api.one.example", timeout=0), apply_lock("https://api.two.example", timeout=0):
+        pass  # different APIs do not wait for each other
+    held = subprocess.Popen([sys.executable, "-c", (
+        "import time, sys; from wfsync.lock import apply_lock\n"
+        "with apply_lock('https://api.one.example', timeout=0):\n"
+        "    print('held', flush=True); time.sleep(30)\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ})
+    try:
+        assert held.stdout is not None and held.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout, match=r"another wfsync apply against https://api.one.example is running "
+                                              r"\(pid \d+ since .*\); waited 0.2 s"):
+            with apply_lock("https://api.one.example", timeout=0.2):
+                pass
+    finally:
+        held.kill()
+        held.communicate()
+    with apply_lock("https://api.one.example", timeout=1):
+        pass  # a killed holder's lock is free again

@@ -1,0 +1,79 @@
+"""One apply at a time per API, on this machine.
+
+The Workflows API has no locks and no idempotency keys, so two applies planned at once
+would both create the same workflow. ``apply`` therefore holds an exclusive lock (an
+OS file lock, released by the kernel even when the process is killed) for the API it
+talks to, and computes its plan only once it holds it: a second apply waits, then finds
+the first one's work done. Applies on different machines need their CI's own
+serialisation (a GitHub Actions concurrency group); see the README.
+
+The lock files live in ``$WFSYNC_LOCK_DIR``, else the user's cache folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from wfsync.errors import WfsyncError
+
+__all__ = ["LockTimeout", "apply_lock", "lock_path"]
+
+
+class LockTimeout(WfsyncError):
+    """Another apply held the lock for longer than we were willing to wait."""
+
+
+def lock_path(api_name: str) -> Path:
+    base = os.environ.get("WFSYNC_LOCK_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wfsync", "locks"
+    )
+    digest = hashlib.sha256(api_name.encode()).hexdigest()[:16]
+    return Path(base) / f"apply-{digest}.lock"
+
+
+@contextmanager
+def apply_lock(
+    api_name: str, *, timeout: float, on_wait: Callable[[str], None] = lambda holder: None
+) -> Iterator[None]:
+    """Hold the apply lock for ``api_name``; waits up to ``timeout`` seconds for it."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): serialise applies in CI instead
+        yield
+        return
+    path = lock_path(api_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"another wfsync apply against {api_name} is running ({holder}); "
+                        f"waited {timeout:g} s (--lock-timeout)"
+                    ) from None
+                if not told:
+                    on_wait(holder)
+                    told = True
+                time.sleep(0.1)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
