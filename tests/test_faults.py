@@ -29,11 +29,16 @@ SLOW_JOBS = JobTiming(queue_seconds=600, run_seconds=600)  # nothing runs during
 def definitions(count: int, *, phrase: str = "bye", schedule_every: int = 4) -> str:
     lines = ["workflows:"]
     for n in range(count):
-        lines += [f"  - title: Flow {n:04d}", f"    callbackUrl: https://crm.example.com/h/{n}",
-                  f"    endCall: {{phrases: [{phrase}, goodbye]}}"]
+        lines += [
+            f"  - title: Flow {n:04d}",
+            f"    callbackUrl: https://crm.example.com/h/{n}",
+            f"    endCall: {{phrases: [{phrase}, goodbye]}}",
+        ]
         if n % schedule_every == 0:
-            lines += ["    schedules:", f"      - {{scheduledDate: '2099-0{1 + n % 9}-0{1 + n % 7}T09:00:00Z', "
-                      "timezone: GMT}"]
+            lines += [
+                "    schedules:",
+                f"      - {{scheduledDate: '2099-0{1 + n % 9}-0{1 + n % 7}T09:00:00Z', timezone: GMT}}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +64,9 @@ def check_converged(server: EmulatorServer, expected_titles: set[str], must_surv
     result = CliRunner().invoke(main, ["plan", "--api-url", server.url, "--detailed-exitcode"])
     assert result.exit_code == 0, result.output
     pending = Counter(
-        (w["id"], j["scheduledDate"]) for w in workflows for j in server.store.all_jobs(w["id"])
+        (w["id"], j["scheduledDate"])
+        for w in workflows
+        for j in server.store.all_jobs(w["id"])
         if j["status"] == "scheduled"
     )
     assert all(n == 1 for n in pending.values()), "each schedule pending once"
@@ -68,7 +75,9 @@ def check_converged(server: EmulatorServer, expected_titles: set[str], must_surv
 def apply_process(server: EmulatorServer, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "wfsync", "apply", "--api-url", server.url, "--auto-approve", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -76,22 +85,28 @@ def test_chaos_apply_of_a_few_hundred_changes(project: Path, start_emulator: Any
     faults = Faults(latency=0.003, error_500=0.12, error_429=0.08, retry_after=0, drop_create=0.25)
     server: EmulatorServer = start_emulator(EmulatorConfig(faults=faults, seed=5, timing=SLOW_JOBS))
     bystanders = [server.store.create_workflow({"title": f"Hand-made {n}"})["id"] for n in range(3)]
-    existing = [server.store.create_workflow({"title": f"Flow {n:04d}", "endCall": {"phrases": ["old"]}})["id"]
-                for n in range(0, 300, 3)]
+    existing = [
+        server.store.create_workflow({"title": f"Flow {n:04d}", "endCall": {"phrases": ["old"]}})["id"]
+        for n in range(0, 300, 3)
+    ]
     write(definitions(300))
-    for attempt in range(2):
+    for _ in range(2):
         result = CliRunner().invoke(main, ["apply", "--api-url", server.url, "--auto-approve", "--force"])
         if result.exit_code == 0:
             break
     assert result.exit_code == 0, result.output
     assert "300 updated" not in result.output and ", 0 failed" in result.output
-    check_converged(server, {f"Flow {n:04d}" for n in range(300)} | {f"Hand-made {n}" for n in range(3)},
-                    bystanders + existing)
+    check_converged(
+        server,
+        {f"Flow {n:04d}" for n in range(300)} | {f"Hand-made {n}" for n in range(3)},
+        bystanders + existing,
+    )
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_an_apply_killed_midway_converges_when_run_again(project: Path, start_emulator: Any,
-                                                         how: signal.Signals) -> None:
+def test_an_apply_killed_midway_converges_when_run_again(
+    project: Path, start_emulator: Any, how: signal.Signals
+) -> None:
     server: EmulatorServer = start_emulator(EmulatorConfig(faults=Faults(latency=0.04), timing=SLOW_JOBS))
     bystander = server.store.create_workflow({"title": "Hand-made"})["id"]
     write(definitions(120))
@@ -132,15 +147,27 @@ def test_the_lock_is_per_api_and_times_out(project: Path, start_emulator: Any) -
 
     with apply_lock("https://api.one.example", timeout=0), apply_lock("https://api.two.example", timeout=0):
         pass  # different APIs do not wait for each other
-    held = subprocess.Popen([sys.executable, "-c", (
-        "import time, sys; from wfsync.lock import apply_lock\n"
-        "with apply_lock('https://api.one.example', timeout=0):\n"
-        "    print('held', flush=True); time.sleep(30)\n")], stdout=subprocess.PIPE, text=True,
-        env={**os.environ})
+    held = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time, sys; from wfsync.lock import apply_lock\n"
+                "with apply_lock('https://api.one.example', timeout=0):\n"
+                "    print('held', flush=True); time.sleep(30)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     try:
         assert held.stdout is not None and held.stdout.readline().strip() == "held"
-        with pytest.raises(LockTimeout, match=r"another wfsync apply against https://api.one.example is running "
-                                              r"\(pid \d+ since .*\); waited 0.2 s"):
+        with pytest.raises(
+            LockTimeout,
+            match=r"another wfsync apply against https://api.one.example is running "
+            r"\(pid \d+ since .*\); waited 0.2 s",
+        ):
             with apply_lock("https://api.one.example", timeout=0.2):
                 pass
     finally:

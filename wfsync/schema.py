@@ -141,6 +141,12 @@ def validate(name: str, instance: Any, *, strip: int = 0) -> list[SchemaIssue]:
     return sorted(issues, key=lambda issue: (tuple(map(str, issue.path)), issue.message))
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut short: a message never carries a whole huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 12]}… ({len(text):,} chars)"
+
+
 def _dotted(path: tuple[str | int, ...]) -> str:
     text = ""
     for part in path:
@@ -171,7 +177,7 @@ def _explain(error: Any, strip: int = 0) -> Iterator[SchemaIssue]:
     where = named(path)
     kind, value, instance = error.validator, error.validator_value, error.instance
     if kind in ("anyOf", "oneOf") and "errorMessage" in error.schema:
-        yield SchemaIssue(path, f"{where} {error.schema['errorMessage']}; got {instance!r}")
+        yield SchemaIssue(path, f"{where} {error.schema['errorMessage']}; got {_shown(instance)}")
     elif kind in ("anyOf", "oneOf") and error.context:
         # Report the closest branch rather than "is not valid under any of the given schemas".
         best = min(error.context, key=lambda sub: (len(sub.path) * -1, sub.validator == "type"))
@@ -191,20 +197,22 @@ def _explain(error: Any, strip: int = 0) -> Iterator[SchemaIssue]:
         wanted = " or ".join(_TYPE_NAMES.get(name, str(name)) for name in names)
         yield SchemaIssue(path, f"{where} must be {wanted}")
     elif kind == "format" and value == "uri":
-        yield SchemaIssue(path, f"{where} must be an absolute http(s) URL, not {instance!r}")
+        yield SchemaIssue(path, f"{where} must be an absolute http(s) URL, not {_shown(instance)}")
     elif kind == "format" and value == "date-time":
         yield SchemaIssue(
             path,
             f"{where} must be an ISO-8601 date-time with a zone (such as "
-            f"2027-07-01T09:00:00.000Z), not {instance!r}",
+            f"2027-07-01T09:00:00.000Z), not {_shown(instance)}",
         )
     elif kind == "enum" and len(value) > 6 and "description" in error.schema:
         yield SchemaIssue(
             path,
-            f"{where} must be one of {error.schema['description'].split(': ', 1)[-1]} Got {instance!r}",
+            f"{where} must be one of {error.schema['description'].split(': ', 1)[-1]} Got {_shown(instance)}",
         )
     elif kind == "enum":
-        yield SchemaIssue(path, f"{where} must be one of {', '.join(map(str, value))}; got {instance!r}")
+        yield SchemaIssue(
+            path, f"{where} must be one of {', '.join(map(str, value))}; got {_shown(instance)}"
+        )
     elif kind == "minLength" and value == 1:
         yield SchemaIssue(path, f"{where} must not be empty")
     elif kind == "minLength":

@@ -125,6 +125,11 @@ def _decode(file: str, data: bytes) -> str:
 
 
 def _yaml_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        before = text[: exc.position]
+        where = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return Problem(where, f"character U+{ord(character):04X} is not allowed in YAML ({exc.reason})")
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     location = _location(file, mark) if mark is not None else Location(file, 1, 1)
     lines = text.splitlines()

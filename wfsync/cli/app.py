@@ -90,9 +90,15 @@ class _Redact:
         return True
 
 
+_handlers: list[Any] = []
+
+
 def setup_logging(debug: bool, secret: str) -> None:
     import logging
 
+    for name, handler in _handlers:  # from an earlier command in this process (tests)
+        logging.getLogger(name).removeHandler(handler)
+    _handlers.clear()
     if not debug:
         return
     handler = logging.StreamHandler()
@@ -102,6 +108,7 @@ def setup_logging(debug: bool, secret: str) -> None:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)
+        _handlers.append((name, handler))
 
 
 def use_color() -> bool:
@@ -131,6 +138,23 @@ def write_file(path: str, text: str, *, append: bool = False) -> None:
 T = TypeVar("T")
 
 
+def connect(target: Any, connections: int = 20) -> Any:
+    """An API client for ``target``; ``$WFSYNC_TIMEOUT`` (seconds) bounds each request."""
+    import os
+
+    from wfsync.api import ApiClient, Timeouts
+
+    timeouts = Timeouts()
+    text = os.environ.get("WFSYNC_TIMEOUT")
+    if text:
+        try:
+            total = float(text)
+        except ValueError:
+            raise WfsyncError(f"WFSYNC_TIMEOUT must be a number of seconds, not {text!r}") from None
+        timeouts = Timeouts(connect=min(timeouts.connect, total), read=min(timeouts.read, total), total=total)
+    return ApiClient.connect(target.url, target.key, connections=connections, timeouts=timeouts)
+
+
 def call_api(
     action: Callable[[Any, Any], Any],
     *,
@@ -143,7 +167,6 @@ def call_api(
     """Run ``await action(api, target)`` against the configured API (or the sandbox)."""
     import asyncio
 
-    from wfsync.api import ApiClient
     from wfsync.config import load_settings
     from wfsync.target import open_target
 
@@ -152,7 +175,7 @@ def call_api(
         setup_logging(debug, target.key)
 
         async def run() -> Any:
-            async with ApiClient.connect(target.url, target.key, connections=connections) as api:
+            async with connect(target, connections) as api:
                 return await action(api, target)
 
         return asyncio.run(run())

@@ -9,6 +9,7 @@ import click
 from wfsync.cli.app import (
     api_options,
     config_option,
+    connect,
     count,
     github_escape,
     main,
@@ -140,7 +141,6 @@ def plan(
     from datetime import UTC, datetime
 
     from wfsync import render
-    from wfsync.api import ApiClient
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
     from wfsync.live import plan_live
@@ -153,7 +153,7 @@ def plan(
         setup_logging(debug, target.key)
 
         async def compute() -> Any:
-            async with ApiClient.connect(target.url, target.key) as api:
+            async with connect(target) as api:
                 return await plan_live(
                     api,
                     definitions,
@@ -260,7 +260,6 @@ def apply(
     import sys
     from datetime import UTC, datetime
 
-    from wfsync.api import ApiClient
     from wfsync.apply import apply_plan
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
@@ -296,7 +295,7 @@ def apply(
         setup_logging(debug, target.key)
 
         async def run() -> Any:
-            async with ApiClient.connect(target.url, target.key, connections=parallelism + 2) as api:
+            async with connect(target, parallelism + 2) as api:
                 if saved is not None:
                     if saved.api_url != target.name:
                         raise ConfigError(

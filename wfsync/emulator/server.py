@@ -13,14 +13,14 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from wfsync.emulator.app import create_app
 from wfsync.emulator.config import EmulatorConfig
 from wfsync.emulator.store import Store
 from wfsync.errors import ConfigError
 
-__all__ = ["EmulatorServer", "bind", "serve"]
+__all__ = ["AppServer", "EmulatorServer", "bind", "serve"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -57,7 +57,43 @@ def serve(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
     _uvicorn_server(app, log_level).run(sockets=[sock])
 
 
-class EmulatorServer:
+class AppServer:
+    """Any ASGI app served on a free loopback port for as long as the ``with`` block lasts."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._sock = bind(host, port)
+        name = self._sock.getsockname()
+        self.url = f"http://{name[0] if ':' not in name[0] else f'[{name[0]}]'}:{name[1]}"
+        self._server = _uvicorn_server(self.app, "warning")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="wfsync-server", daemon=True
+        )
+
+    def start(self) -> Self:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError("the embedded server did not start")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmulatorServer(AppServer):
     """A running emulator on a free loopback port, for as long as the ``with`` block lasts."""
 
     def __init__(
@@ -73,42 +109,10 @@ class EmulatorServer:
         self.store = store or Store(
             db, seed=self.config.seed, timing=self.config.timing, fail_share=self.config.fail_share
         )
-        self.app = create_app(self.config, self.store)
-        self._sock = bind(host, port)
-        name = self._sock.getsockname()
-        self.url = f"http://{name[0] if ':' not in name[0] else f'[{name[0]}]'}:{name[1]}"
-        self._server = _uvicorn_server(self.app, "warning")
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._sock]},
-            name="wfsync-emulator",
-            daemon=True,
-        )
+        super().__init__(create_app(self.config, self.store), host=host, port=port)
 
     @property
     def served(self) -> dict[str, int]:
         """Requests answered so far, by endpoint (``"GET list_workflows"``: 12)."""
         served: dict[str, int] = self.app.state.served
         return served
-
-    def start(self) -> EmulatorServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ConfigError("the embedded emulator did not start")
-            time.sleep(0.002)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
