@@ -163,13 +163,15 @@ def test_the_lock_is_per_api_and_times_out(project: Path, start_emulator: Any) -
     )
     try:
         assert held.stdout is not None and held.stdout.readline().strip() == "held"
-        with pytest.raises(
-            LockTimeout,
-            match=r"another wfsync apply against https://api.one.example is running "
-            r"\(pid \d+ since .*\); waited 0.2 s",
+        with (
+            pytest.raises(
+                LockTimeout,
+                match=r"another wfsync apply against https://api.one.example is running "
+                r"\(pid \d+ since .*\); waited 0.2 s",
+            ),
+            apply_lock("https://api.one.example", timeout=0.2),
         ):
-            with apply_lock("https://api.one.example", timeout=0.2):
-                pass
+            pass
     finally:
         held.kill()
         held.communicate()
