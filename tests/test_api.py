@@ -408,3 +408,124 @@ def test_requests_carry_the_key_header() -> None:
     run(call(scripted(page([]), record=seen), lambda api: api.list_workflows()))
     assert seen[0].headers["X-API-Key"] == KEY
     assert json.loads(seen[0].content or b"null") is None
+
+
+def test_retry_after_as_an_http_date() -> None:
+    import email.utils
+    import time as clock
+
+    sleeps: list[float] = []
+    when = email.utils.formatdate(clock.time() + 3, usegmt=True)
+    transport = scripted(httpx.Response(429, headers={"Retry-After": when}), page([wf(1)]))
+    run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))
+    assert sleeps and 1.5 < sleeps[0] <= 3.5
+
+
+def test_a_nonsense_retry_after_falls_back_to_backoff() -> None:
+    sleeps: list[float] = []
+    transport = scripted(httpx.Response(429, headers={"Retry-After": "soon"}), page([wf(1)]))
+    run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))
+    assert len(sleeps) == 1 and sleeps[0] <= FAST.max_delay
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"data": {"items": [wf(1)], "total": 1}}, ["id1"]),
+        ({"results": [wf(2)], "meta": {"total": 1}}, ["id2"]),
+        ([{"_id": {"$oid": "abc"}, "title": "t"}], ["abc"]),
+    ],
+)
+def test_more_envelopes(payload: Any, expected: list[str]) -> None:
+    workflows = run(call(scripted(httpx.Response(200, json=payload)), lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == expected
+
+
+def test_an_answer_without_a_job_id_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="the answer carries no jobId"):
+        run(call(scripted(httpx.Response(201, json={"status": True})), lambda api: api.run("w1")))
+
+
+def test_an_empty_body_and_an_update_without_an_answer() -> None:
+    assert (
+        run(call(scripted(httpx.Response(200)), lambda api: api.update_workflow("w1", {"title": "x"})))
+        is None
+    )
+    assert run(call(scripted(httpx.Response(204)), lambda api: api.delete_workflow("w1"))) is None
+
+
+@pytest.mark.parametrize("value", ["Mon, garbage", "inf", "-5", ""])
+def test_odd_retry_after_values_never_break(value: str) -> None:
+    sleeps: list[float] = []
+    transport = scripted(httpx.Response(429, headers={"Retry-After": value}), page([wf(1)]))
+    assert len(run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))) == 1
+    assert all(0 <= s <= 60 for s in sleeps)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(400, json=["first problem", "second problem"]), "first problem; second problem"),
+        (httpx.Response(400, json="just a string"), "just a string"),
+        (httpx.Response(400, text="<p>no title</p>"), "an HTML page"),
+        (httpx.Response(400, json={"error": "Bad Request", "message": ""}), "Bad Request"),
+        (httpx.Response(400, json=42), ""),
+    ],
+)
+def test_more_error_bodies(answer: httpx.Response, expected: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        run(call(scripted(answer), lambda api: api.create_workflow({"title": "x"})))
+    assert str(caught.value).endswith(f"400 Bad Request{': ' + expected if expected else ''}")
+
+
+def test_odd_workflow_shapes_are_kept_so_they_show_as_differences() -> None:
+    from wfsync.api import project_body
+
+    assert project_body({"title": None, "webhook": "https://plain.example.com", "endCall": ["bye"]}) == {
+        "webhook": "https://plain.example.com",
+        "endCall": ["bye"],
+    }
+    assert project_body({"title": "t", "webhook": {"secret": "s"}, "endCall": {"mode": 1}}) == {"title": "t"}
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "message"),
+    [
+        (lambda api: api.get_workflow("w1"), [wf(1)], "expected a workflow object, got list"),
+        (lambda api: api.get_job("j1"), {"data": ["x"]}, "expected a job object, got list"),
+        (lambda api: api.get_job("j1"), {"data": {"id": "j1"}}, "a job without an id or a status"),
+        (
+            lambda api: api.list_jobs("w1"),
+            {"data": [5], "pagination": {"total": 1}},
+            "expected a job object, got int",
+        ),
+    ],
+)
+def test_wrong_shapes_of_single_answers(action: Any, payload: Any, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        run(call(scripted(httpx.Response(200, json=payload)), action))
+
+
+def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wfsync.api
+
+    monkeypatch.setattr(wfsync.api, "MAX_BODY_BYTES", 1000)
+    with pytest.raises(TransportError, match="the server closed the connection without a complete answer"):
+        run(
+            call(
+                scripted(httpx.Response(200, content=b"[" + b" " * 5000 + b"]")),
+                lambda api: api.list_workflows(),
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (httpx.ReadError("reset"), "the connection was dropped"),
+        (httpx.UnsupportedProtocol("x"), "UnsupportedProtocol"),
+    ],
+)
+def test_transport_errors_are_named(error: Exception, words: str) -> None:
+    with pytest.raises(TransportError, match=words):
+        run(call(scripted(error), lambda api: api.list_workflows()))

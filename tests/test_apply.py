@@ -248,3 +248,101 @@ def test_the_results_as_data() -> None:
         },
         "results": [{"action": "create", "title": "A", "id": "id1", "status": "done", "detail": "id id1"}],
     }
+
+
+def test_an_interrupted_apply_skips_what_it_had_not_started() -> None:
+    import os
+    import signal
+
+    api = FakeApi()
+    original = api.create_workflow
+
+    async def create_then_signal(body: dict[str, Any]) -> LiveWorkflow:
+        if body["title"] == "w2":
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await asyncio.sleep(0.01)
+        return await original(body)
+
+    api.create_workflow = create_then_signal  # type: ignore[method-assign]
+    changes = [Create(f"w{n}", None, {"title": f"w{n}"}) for n in range(6)]
+    report = asyncio.run(
+        apply_plan(
+            api,
+            Plan(tuple(changes)),
+            parallelism=1,  # type: ignore[arg-type]
+            stop_on=(signal.SIGUSR1,),
+        )
+    )
+    assert [o.status for o in report.outcomes] == ["done", "done", "done", "skipped", "skipped", "skipped"]
+    assert report.outcomes[3].detail == "apply was interrupted before it"
+
+
+def test_a_refused_create_fails_at_once() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = [RequestError("POST", "/v1/workflows", 400, ["title must not be empty"])]
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.outcomes[0].status == "failed" and [c for c, _ in api.calls] == ["create"]
+
+
+def test_when_the_lookup_itself_fails_the_lost_create_is_reported() -> None:
+    api = FakeApi()
+    api.trouble[("create", "A")] = ["stored-then-lost"]
+    api.trouble[("list", "")] = [ServerError("GET", "/v1/workflows", 503)]
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.outcomes[0].status == "failed"
+    assert report.outcomes[0].detail.startswith(
+        "its answer was lost and the check failed: GET /v1/workflows: 503"
+    )
+
+
+def test_a_lost_create_that_finds_two_is_not_guessed() -> None:
+    api = FakeApi()
+    api.workflows = {"other": {"title": "A"}}  # someone else made one meanwhile
+    api.trouble[("create", "A")] = ["stored-then-lost"]
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.outcomes[0].status == "failed"
+    assert report.outcomes[0].detail == "2 workflows now have this title; fix by hand"
+
+
+@pytest.mark.parametrize("action", ["cancel", "delete", "update"])
+def test_other_failures_are_reported_with_the_reason(action: str) -> None:
+    api = FakeApi()
+    api.workflows = {"a": {"title": "A"}}
+    api.trouble[(action, "a")] = [ServerError("X", "/v1/workflows/a", 500, ["boom"])]
+    change = {
+        "cancel": Cancel("A", "a"),
+        "delete": Delete("A", "a"),
+        "update": Update("A", "a", {"title": "B"}),
+    }
+    report = run(api, change[action])
+    assert (
+        report.outcomes[0].status == "failed"
+        and "500 Internal Server Error: boom" in report.outcomes[0].detail
+    )
+
+
+def test_a_schedule_without_a_workflow_is_skipped() -> None:
+    report = run(FakeApi(), ScheduleRun("Nowhere", None, "2027-01-01T00:00:00.000Z", "GMT"))
+    assert (
+        report.outcomes[0].status == "skipped" and report.outcomes[0].detail == "its workflow was not created"
+    )
+
+
+def test_a_refused_schedule_fails() -> None:
+    api = FakeApi()
+    api.trouble[("schedule", "a")] = [RequestError("POST", "/v1/workflows/schedule", 400, ["bad date"])]
+    report = run(api, ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"))
+    assert report.outcomes[0].status == "failed" and "bad date" in report.outcomes[0].detail
+
+
+def test_lost_schedules_whose_check_fails_or_never_shows() -> None:
+    api = FakeApi()
+    api.trouble[("schedule", "a")] = [LOST]
+    api.trouble[("jobs", "a")] = [ServerError("GET", "/v1/workflows/a/jobs", 503)]
+    report = run(api, ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"))
+    assert report.outcomes[0].detail.startswith("its answer was lost and the check failed")
+    api = FakeApi()
+    api.trouble[("schedule", "b")] = [LOST] * (LOOKUP_ROUNDS + 1)
+    report = run(api, ScheduleRun("B", "b", "2027-01-01T00:00:00.000Z", "GMT"))
+    assert report.outcomes[0].status == "failed"
+    assert report.outcomes[0].detail == f"no answer to the schedule after {LOOKUP_ROUNDS} tries"

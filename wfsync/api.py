@@ -299,10 +299,10 @@ class ApiClient:
         try:
             seconds = float(value)
         except ValueError:
-            moment = email.utils.parsedate_to_datetime(value) if "," in value else None
-            if moment is None:
+            try:  # an HTTP date: "Wed, 21 Oct 2026 07:28:00 GMT"
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
                 return None
-            seconds = moment.timestamp() - time.time()
         if not math.isfinite(seconds):
             return None
         return min(max(seconds, 0.0), self.retry.max_retry_after)
@@ -335,6 +335,8 @@ class ApiClient:
                     break
         elif isinstance(payload, str):
             messages.append(payload)
+        elif isinstance(payload, list):
+            messages += [item for item in payload if isinstance(item, str)]
         elif payload is None:
             title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
             if title:
