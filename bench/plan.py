@@ -72,19 +72,36 @@ def start_emulator(db: str, latency: str) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("emulator did not answer")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workflows", type=int, default=10_000)
-    parser.add_argument("--files", type=int, default=100)
-    parser.add_argument("--latency", action="append", default=None)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    latencies = args.latency or ["0", "20ms"]
-    pages = -(-args.workflows // 100)
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, str, str]:
+    """(wall seconds, stdout, stderr) of one child process, which must succeed."""
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{args[3:5]} exited {done.returncode}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return elapsed, done.stdout, done.stderr
+
+
+def peak_rss(args: list[str], env: dict[str, str]) -> int:
+    """Peak RSS (KiB) of one run of ``args``, measured in a fresh helper process."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return int(done.stdout)
+
+
+def measure(workflows: int, latency: str, runs: int, files: int = 100) -> dict[str, float]:
+    """requests, plan and bare-loop median seconds, and plan's peak memory, for one size."""
+    pages = -(-workflows // 100)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name) / "workflows"
         folder.mkdir()
-        write_definitions(folder, args.workflows, args.files)
+        write_definitions(folder, workflows, files)
         # bench/validate.py gives every tenth definition a schedule; here none manage
         # schedules, so that the plan has nothing to change and needs no job listings.
         for path in folder.glob("*.yaml"):
@@ -92,58 +109,61 @@ def main() -> None:
             text = re.sub(r"    schedules:\n      - scheduledDate: .*\n        timezone: .*\n", "", text)
             path.write_text(text, encoding="utf-8")
         db = str(Path(name) / "live.db")
-        seed(db, args.workflows, args.files)
+        seed(db, workflows, files)
         env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"}
-        rows = []
-        for latency in latencies:
-            process, url = start_emulator(db, latency)
-            try:
-                plan_times, bare_times, requests = [], [], set()
-                for _ in range(args.runs):
-                    started = time.perf_counter()
-                    done = subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "wfsync",
-                            "plan",
-                            str(folder),
-                            "--api-url",
-                            url,
-                            "--debug",
-                            "--detailed-exitcode",
-                        ],
-                        capture_output=True,
-                        text=True,
-                        env=env,
-                    )
-                    plan_times.append(time.perf_counter() - started)
-                    if done.returncode != 0:
-                        raise SystemExit(
-                            f"plan did not report 'no changes':\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-                        )
-                    requests.add(len(re.findall(r"wfsync\.api DEBUG \w+ /", done.stderr)))
-                    started = time.perf_counter()
-                    bare = subprocess.run(
-                        [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    )
-                    bare_times.append(time.perf_counter() - started)
-                    assert int(bare.stdout.split()[0]) == args.workflows
-            finally:
-                process.terminate()
-                process.wait()
-                if process.stderr:
-                    process.stderr.close()
-            plan_s, bare_s = statistics.median(plan_times), statistics.median(bare_times)
-            rows.append((latency, requests, plan_s, bare_s))
-    print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes; {pages} pages of 100")
-    for latency, requests, plan_s, bare_s in rows:
+        process, url = start_emulator(db, latency)
+        try:
+            command = [
+                sys.executable,
+                "-m",
+                "wfsync",
+                "plan",
+                str(folder),
+                "--api-url",
+                url,
+                "--detailed-exitcode",
+            ]
+            plan_times, bare_times, requests = [], [], set()
+            for _ in range(runs):
+                elapsed, _, err = run_measured([*command, "--debug"], env)
+                plan_times.append(elapsed)
+                requests.add(len(re.findall(r"wfsync\.api DEBUG \w+ /", err)))
+                elapsed, out, _ = run_measured(
+                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)], env
+                )
+                bare_times.append(elapsed)
+                assert int(out.split()[0]) == workflows
+            memory = peak_rss(command, env)
+        finally:
+            process.terminate()
+            process.wait()
+            if process.stderr:
+                process.stderr.close()
+    assert len(requests) == 1, requests
+    return {
+        "requests": requests.pop(),
+        "pages": pages,
+        "plan": statistics.median(plan_times),
+        "bare": statistics.median(bare_times),
+        "peak_mib": memory / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--latency", action="append", default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes")
+    for latency in args.latency or ["0", "20ms"]:
+        row = measure(args.workflows, latency, args.runs, args.files)
+        ratio = row["plan"] / row["bare"]
         print(
-            f"latency {latency}: requests {sorted(requests)}; wfsync plan median {plan_s:.2f}s; "
-            f"bare httpx loop {bare_s:.2f}s; ratio {plan_s / bare_s:.2f}x"
+            f"latency {latency}: requests {row['requests']} ({row['pages']} pages); wfsync plan median "
+            f"{row['plan']:.2f}s; bare httpx loop {row['bare']:.2f}s; ratio {ratio:.2f}x; "
+            f"peak memory {row['peak_mib']:.0f} MiB"
         )
 
 
