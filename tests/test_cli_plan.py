@@ -220,6 +220,7 @@ def test_sandbox_needs_no_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     for name in ("WFSYNC_API_KEY", "INDIGENIUS_API_KEY", "WFSYNC_API_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CRM_HOOK_TOKEN", "demo")
     examples = Path(__file__).parent.parent / "examples"
     result = plan(str(examples), "--sandbox")
     assert result.exit_code == 0, result.output

@@ -201,6 +201,7 @@ def test_folders_skip_hidden_files_and_the_settings_file(tmp_path: Path) -> None
 
 def test_the_examples_are_valid() -> None:
     examples = Path(__file__).parent.parent / "examples"
-    definitions = load_definitions([examples], env={})
+    definitions = load_definitions([examples], env={"CRM_HOOK_TOKEN": "demo"})
     assert len(definitions) >= 6
     assert any(d.former_titles for d in definitions) and any(d.schedules for d in definitions)
+    assert any(d.secrets for d in definitions), "a value from the environment"
