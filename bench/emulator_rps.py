@@ -19,9 +19,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import httpx
+
+sys.path.insert(0, os.path.dirname(__file__))
+from plan import start_emulator
 
 from wfsync.emulator import DEV_KEY, Store
 
@@ -50,28 +52,6 @@ threads = [threading.Thread(target=worker) for _ in range(connections)]
 [t.start() for t in threads]; [t.join() for t in threads]
 print(count / seconds)
 """
-
-
-def start_emulator(db: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wfsync", "emulator", "--port", "0", "--db", db],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    line = process.stderr.readline()
-    match = re.search(r"(http://\S+)", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"emulator did not start: {line}")
-    url = match.group(1)
-    for _ in range(200):
-        try:
-            httpx.get(url + "/openapi.json")
-            return process, url
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    raise SystemExit("emulator did not answer")
 
 
 def measure(url: str, seconds: int, connections: int) -> float:
@@ -118,7 +98,7 @@ def main() -> None:
         for n in range(args.workflows):
             store.create_workflow({"title": f"Workflow {n:05d}", **BODY})
         store.close()
-        process, url = start_emulator(db)
+        process, url = start_emulator(db, "0")
         try:
             page = httpx.get(url + "/v1/workflows?limit=100", headers={"X-API-Key": DEV_KEY})
             assert len(page.json()["data"]) == 100 and page.json()["pagination"]["total"] == args.workflows

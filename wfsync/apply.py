@@ -143,7 +143,10 @@ class _Applier:
             except ForbiddenError as exc:
                 self.forbidden = exc
                 self.finish(change, "failed", str(exc), change.workflow_id)
-                return None
+            except ApiError as exc:  # refused: the server's reason is the report
+                workflow_id = change.workflow_id or self.created.get(change.title)
+                self.finish(change, "failed", str(exc), workflow_id)
+            return None
 
     async def phase(self, changes: Sequence[Change], step: Callable[[Change], Awaitable[Any]]) -> list[Any]:
         return await asyncio.gather(*(self.limited(change, step) for change in changes))
@@ -157,11 +160,6 @@ class _Applier:
             created = await self.api.create_workflow(change.body)
         except UNCERTAIN:
             return change
-        except ForbiddenError:
-            raise
-        except ApiError as exc:
-            self.finish(change, "failed", str(exc))
-            return None
         self.created[change.title] = created.id
         self.finish(change, "done", f"id {created.id}", created.id)
         return None
@@ -211,23 +209,13 @@ class _Applier:
             await self.api.update_workflow(change.workflow_id, change.patch)
         except NotFoundError:
             self.finish(change, "failed", "the workflow no longer exists", change.workflow_id)
-        except ForbiddenError:
-            raise
-        except ApiError as exc:
-            self.finish(change, "failed", str(exc), change.workflow_id)
         else:
             self.finish(change, "done", "", change.workflow_id)
 
     async def cancel(self, change: Change) -> None:
         assert change.workflow_id
-        try:
-            cancelled = await self.api.cancel(change.workflow_id)
-        except ForbiddenError:
-            raise
-        except ApiError as exc:
-            self.finish(change, "failed", str(exc), change.workflow_id)
-        else:
-            self.finish(change, "done", f"{len(cancelled)} pending run(s) cancelled", change.workflow_id)
+        cancelled = await self.api.cancel(change.workflow_id)
+        self.finish(change, "done", f"{len(cancelled)} pending run(s) cancelled", change.workflow_id)
 
     async def delete(self, change: Change) -> None:
         assert change.workflow_id
@@ -235,10 +223,6 @@ class _Applier:
             await self.api.delete_workflow(change.workflow_id)
         except NotFoundError:
             self.finish(change, "done", "already gone", change.workflow_id)
-        except ForbiddenError:
-            raise
-        except ApiError as exc:
-            self.finish(change, "failed", str(exc), change.workflow_id)
         else:
             self.finish(change, "done", "", change.workflow_id)
 
@@ -255,11 +239,6 @@ class _Applier:
             job_id = await self.api.schedule(workflow_id, change.instant, change.timezone)
         except UNCERTAIN:
             return change, workflow_id
-        except ForbiddenError:
-            raise
-        except ApiError as exc:
-            self.finish(change, "failed", str(exc), workflow_id)
-            return None
         self.finish(change, "done", f"job {job_id}", workflow_id)
         return None
 

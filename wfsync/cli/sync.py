@@ -296,6 +296,17 @@ def apply(
 
         async def run() -> Any:
             async with connect(target, parallelism + 2) as api:
+
+                async def fresh_plan(definitions: Any) -> Any:
+                    return await plan_live(
+                        api,
+                        definitions,
+                        now=datetime.now(UTC),
+                        prune=prune,
+                        protect=settings.protect,
+                        api_url=target.name,
+                    )
+
                 if saved is not None:
                     if saved.api_url != target.name:
                         raise ConfigError(
@@ -307,15 +318,7 @@ def apply(
                         raise StalePlan(changed)
                     plan = saved
                 else:
-                    assert definitions is not None
-                    plan = await plan_live(
-                        api,
-                        definitions,
-                        now=datetime.now(UTC),
-                        prune=prune,
-                        protect=settings.protect,
-                        api_url=target.name,
-                    )
+                    plan = await fresh_plan(definitions)
                 click.echo(render_text(plan, color=color), file=out, nl=False)
                 if not force:
                     check_safety(plan, settings.safety)
@@ -340,17 +343,7 @@ def apply(
                     smoked = await _smoke(api, report, smoke_timeout, parallelism, say)
                 remaining = None
                 if verify:
-                    again = (
-                        definitions if definitions is not None else load_definitions(paths or settings.paths)
-                    )
-                    remaining = await plan_live(
-                        api,
-                        again,
-                        now=datetime.now(UTC),
-                        prune=prune,
-                        protect=settings.protect,
-                        api_url=target.name,
-                    )
+                    remaining = await fresh_plan(definitions or load_definitions(paths or settings.paths))
                 return report, remaining, smoked
 
         report, remaining, smoked = asyncio.run(run())
