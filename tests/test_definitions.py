@@ -205,3 +205,30 @@ def test_the_examples_are_valid() -> None:
     assert len(definitions) >= 6
     assert any(d.former_titles for d in definitions) and any(d.schedules for d in definitions)
     assert any(d.secrets for d in definitions), "a value from the environment"
+
+
+def test_reading_leaves_no_reference_cycles(tmp_path: Path) -> None:
+    """Loading runs with the collector paused and then frozen: a cycle would keep a whole
+    document alive for good (it did, through a closure that called itself)."""
+    import gc
+
+    entry = "  - title: w{n}\n    webhook: {{url: 'https://h.example.com/${{TOKEN}}'}}\n"
+    text = "workflows:\n" + "".join(entry.format(n=n) for n in range(50))
+    gc.collect()
+    gc.disable()
+    try:
+        from wfsync.definitions import parse_file
+
+        definitions, problems = parse_file("w.yaml", text.encode(), {"TOKEN": "t"})
+        assert len(definitions) == 50 and not problems
+        parse_file("bad.yaml", b"workflows:\n  - titel: x\n  - title: [\n", {})
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        leaked = [
+            o for o in gc.garbage if type(o).__name__ in ("Mark", "Document", "ScalarNode", "MappingNode")
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert leaked == []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -377,19 +377,26 @@ def _interpolate(
             secrets[path] = text
         return result
 
-    def walk(value: Any, path: PathKey) -> Any:
-        if isinstance(value, str):
-            return substitute(path, value)
-        if isinstance(value, dict):
-            for key in value:
-                value[key] = walk(value[key], (*path, key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                value[index] = walk(item, (*path, index))
-        return value
-
-    walk(document.value, ())
+    _walk_strings(document.value, (), substitute)
     return secrets, unresolved
+
+
+def _walk_strings(value: Any, path: PathKey, change: Callable[[PathKey, str], str]) -> Any:
+    """``value`` with every string replaced, in place, by ``change(path, string)``.
+
+    A module function rather than a closure that calls itself: such a closure is a
+    reference cycle, which (loading runs with the garbage collector paused, then frozen)
+    would keep each whole document alive for good.
+    """
+    if isinstance(value, str):
+        return change(path, value)
+    if isinstance(value, dict):
+        for key in value:
+            value[key] = _walk_strings(value[key], (*path, key), change)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _walk_strings(item, (*path, index), change)
+    return value
 
 
 def _redact(issue: schema.SchemaIssue, secrets: Mapping[PathKey, str]) -> str:
