@@ -529,3 +529,11 @@ def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
 def test_transport_errors_are_named(error: Exception, words: str) -> None:
     with pytest.raises(TransportError, match=words):
         run(call(scripted(error), lambda api: api.list_workflows()))
+
+
+def test_mongoose_style_pages_and_bullmq_states() -> None:
+    answer = httpx.Response(200, json={"docs": [wf(1)], "totalDocs": 1, "hasNextPage": False})
+    assert [w.id for w in run(call(scripted(answer), lambda api: api.list_workflows()))] == ["id1"]
+    job = {"id": "j", "status": "delayed", "scheduledDate": 1_900_000_000_000}
+    found = run(call(scripted(httpx.Response(200, json=job)), lambda api: api.get_job("j")))
+    assert found.status == "scheduled" and found.at is not None and found.at.year == 2030

@@ -346,3 +346,20 @@ def test_lost_schedules_whose_check_fails_or_never_shows() -> None:
     report = run(api, ScheduleRun("B", "b", "2027-01-01T00:00:00.000Z", "GMT"))
     assert report.outcomes[0].status == "failed"
     assert report.outcomes[0].detail == f"no answer to the schedule after {LOOKUP_ROUNDS} tries"
+
+
+def test_a_conflict_on_a_create_is_looked_up() -> None:
+    """A server that keeps titles unique answers a re-sent create with 409: adopt, do not fail."""
+    api = FakeApi()
+    api.trouble[("create", "A")] = [
+        "stored-then-lost",
+        RequestError("POST", "/v1/workflows", 409, ["exists"]),
+    ]
+    api.trouble[("list", "")] = [ServerError("GET", "/v1/workflows", 503)]  # the first lookup fails…
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.outcomes[0].status == "failed"  # …and that is reported, not guessed
+    api = FakeApi()
+    api.workflows = {"x": {"title": "A"}}
+    api.trouble[("create", "A")] = [RequestError("POST", "/v1/workflows", 409, ["title exists"])]
+    report = run(api, Create("A", None, {"title": "A"}))
+    assert report.ok and report.outcomes[0].workflow_id == "x" and titles(api) == ["A"]

@@ -77,6 +77,7 @@ JOB_STATUSES = {
     "waiting": "queued",
     "active": "running",
     "in_progress": "running",
+    "delayed": "scheduled",  # BullMQ's word for a job waiting for its time
 }
 
 
@@ -384,10 +385,10 @@ class ApiClient:
 
     @staticmethod
     def _unwrap(payload: Any) -> Any:
-        """The object or list inside an envelope (``data``, ``items``, ``results``)."""
+        """The object or list inside an envelope (``data``, ``items``, ``results``, ``docs``)."""
         for _ in range(2):  # {"data": {"items": [...]}} is seen in the wild
             if isinstance(payload, Mapping):
-                for name in ("data", "items", "results"):
+                for name in ("data", "items", "results", "docs"):
                     if isinstance(payload.get(name), list | Mapping):
                         payload = payload[name]
                         break
@@ -430,7 +431,7 @@ class ApiClient:
         if identity is None or not isinstance(status, str):
             raise ProtocolError(method, path, 200, ["a job without an id or a status"])
         status = status.strip().lower()
-        scheduled = raw.get("scheduledDate") if isinstance(raw.get("scheduledDate"), str) else None
+        scheduled = _instant_text(raw.get("scheduledDate"))
         return Job(
             id=identity,
             status=JOB_STATUSES.get(status, status),
@@ -567,6 +568,21 @@ class ApiClient:
         ``report``), unwrapped."""
         path = f"/v1/workflows/{workflow_id}/summary" + (f"/{part}" if part else "")
         return self._unwrap(await self.request("GET", path, params=params or None))
+
+
+def _instant_text(value: Any) -> str | None:
+    """An instant as ISO text: as sent, or from epoch seconds or milliseconds."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        from datetime import UTC
+
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
 
 
 def _describe_transport(exc: httpx.TransportError) -> str:

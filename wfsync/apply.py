@@ -9,7 +9,8 @@ Phases, each concurrent up to ``parallelism`` requests:
 4. deletes, last.
 
 A schedule whose workflow failed to be created, or whose cancel failed, is skipped and
-reported as such; every other change runs whatever else failed.
+reported as such; every other change runs whatever else failed. A 409 Conflict on a
+create (a server that keeps titles unique) is looked up like a lost answer.
 
 Creates are not idempotent. When a create's answer is lost (a timeout, a dropped
 connection, a 5xx, a garbled answer) the server may have acted, so the create is not
@@ -31,7 +32,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wfsync.api import ApiClient
-from wfsync.errors import ApiError, ForbiddenError, NotFoundError, ProtocolError, ServerError, TransportError
+from wfsync.errors import (
+    ApiError,
+    ForbiddenError,
+    NotFoundError,
+    ProtocolError,
+    RequestError,
+    ServerError,
+    TransportError,
+)
 from wfsync.plan import Change, Create, Plan, ScheduleRun, Update
 
 __all__ = ["DEFAULT_PARALLELISM", "LOOKUP_ROUNDS", "ApplyReport", "Outcome", "apply_plan"]
@@ -160,6 +169,10 @@ class _Applier:
             created = await self.api.create_workflow(change.body)
         except UNCERTAIN:
             return change
+        except RequestError as exc:
+            if exc.status != 409:
+                raise
+            return change  # a server that keeps titles unique says it exists: look it up
         self.created[change.title] = created.id
         self.finish(change, "done", f"id {created.id}", created.id)
         return None
