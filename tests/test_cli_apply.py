@@ -247,3 +247,52 @@ def test_an_unsafe_apply_changes_nothing(
     result = cli("apply", "--auto-approve", "--prune")
     assert result.exit_code == 1 and "force required" in result.output
     assert len(live_titles(emulator)) == 10
+
+
+def on_a_terminal(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
+    """Run wfsync in a pseudo-terminal, type ``answer`` at its prompt; (exit status, screen)."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: wfsync with the terminal as stdin and stdout
+        os.execvpe(sys.executable, [sys.executable, "-m", "wfsync", *args], env)
+    screen, answered, deadline = b"", False, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if not answered and b"[y/N]" in screen:
+            os.write(fd, answer)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), screen.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_apply_asks_and_shows_progress(project: Path, emulator: EmulatorServer) -> None:
+    import os
+
+    write(definitions(3))
+    env = {**os.environ, "WFSYNC_API_URL": emulator.url, "WFSYNC_API_KEY": DEV_KEY, "NO_COLOR": "1"}
+    status, screen = on_a_terminal(["apply"], b"n\n", env)
+    assert (
+        status == 1
+        and "Apply these 4 changes to" in screen
+        and "apply cancelled: nothing was changed" in screen
+    )
+    assert live_titles(emulator) == []
+    status, screen = on_a_terminal(["apply"], b"y\n", env)
+    assert status == 0, screen
+    assert "[##############################] 4/4" in screen, "a progress bar, not a line per change"
+    assert 'created "Campaign 000"' not in screen
+    assert "Apply complete: 3 created" in screen and len(live_titles(emulator)) == 3
