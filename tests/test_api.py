@@ -537,3 +537,40 @@ def test_mongoose_style_pages_and_bullmq_states() -> None:
     job = {"id": "j", "status": "delayed", "scheduledDate": 1_900_000_000_000}
     found = run(call(scripted(httpx.Response(200, json=job)), lambda api: api.get_job("j")))
     assert found.status == "scheduled" and found.at is not None and found.at.year == 2030
+
+
+def test_every_error_status_of_the_emulator_maps_to_our_error(emulator_in: Any) -> None:
+    """Each status the emulator can answer with becomes the error a user can act on."""
+    from wfsync.errors import AuthError
+
+    server: EmulatorServer = emulator_in(Dialect())
+    cases = [
+        (400, lambda api: api.create_workflow({"title": ""}), RequestError),
+        (404, lambda api: api.get_workflow("nope"), NotFoundError),
+        (405, lambda api: api.request("PUT", "/v1/workflows"), RequestError),
+        (413, lambda api: api.create_workflow({"title": "x" * (1 << 20)}), RequestError),
+    ]
+    for status, action, error in cases:
+        with pytest.raises(error) as caught:
+            run(with_emulator(server, action))
+        assert caught.value.status == status
+
+    async def with_key(key: str, config: EmulatorConfig) -> None:
+        faulty = EmulatorServer(config).start()
+        try:
+            async with ApiClient.connect(
+                faulty.url, key, retry=RetryPolicy(attempts=2, base_delay=0.001)
+            ) as api:
+                await api.list_workflows()
+        finally:
+            faulty.stop()
+
+    for status, key, config, error in [
+        (401, "wrong", EmulatorConfig(), AuthError),
+        (403, "w", EmulatorConfig(keys={"w": frozenset({"workflows:write"})}), ForbiddenError),
+        (429, DEV_KEY, EmulatorConfig(faults=Faults(error_429=1.0, retry_after=0)), ThrottledError),
+        (500, DEV_KEY, EmulatorConfig(faults=Faults(error_500=1.0)), ServerError),
+    ]:
+        with pytest.raises(error) as caught:
+            run(with_key(key, config))
+        assert caught.value.status == status

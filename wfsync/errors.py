@@ -4,8 +4,12 @@
     ├── ConfigError            bad settings, flags or environment
     │   └── EmulatorConfigError    a bad --key / --fault / emulator option
     ├── SchemaError            a document that a JSON Schema rejects (carries every issue)
+    ├── DefinitionError        definitions.py: every problem of every file, FILE:LINE:COL
     ├── PlanError              live state that cannot be planned against (an ambiguous title)
     ├── UnsafePlan             a plan over a safety limit; ends in how to force it
+    ├── StalePlan              saved.py: the live state changed since the plan was saved
+    ├── LockTimeout            lock.py: another apply against the same API kept running
+    ├── JobTimeout             operate.py: a followed job did not end in time
     └── ApiError               the Workflows API said no, or could not be reached
         ├── AuthError              401: the key was refused
         ├── ForbiddenError         403: the key lacks a scope (``scope`` names it)
