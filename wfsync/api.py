@@ -1,4 +1,5 @@
-"""The Workflows API client: auth, retries, pagination, and every answer form of SPEC §1.
+"""The Workflows API client: auth, retries, errors and pagination (reading the answers in
+every form of SPEC §1 is :mod:`wfsync.shapes`).
 
 The client is handed an ``httpx.AsyncClient`` (or builds one), so tests bind it to the
 emulator or to a mock transport. It is the only module that catches httpx errors; they
@@ -27,13 +28,12 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
-from wfsync import __version__
+from wfsync import __version__, shapes
 from wfsync.errors import (
     ApiError,
     AuthError,
@@ -46,7 +46,7 @@ from wfsync.errors import (
     ThrottledError,
     TransportError,
 )
-from wfsync.schema import parse_instant
+from wfsync.shapes import Job, LiveWorkflow, project_body
 
 __all__ = [
     "PAGE_LIMIT",
@@ -59,26 +59,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_LIMIT = 100
 PAGE_CONCURRENCY = 8
 MAX_PAGES = 100_000
 MAX_BODY_BYTES = 64 * 1024 * 1024
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-JOB_STATUSES = {
-    "succeeded": "completed",
-    "success": "completed",
-    "successful": "completed",
-    "done": "completed",
-    "error": "failed",
-    "errored": "failed",
-    "canceled": "cancelled",
-    "pending": "queued",
-    "waiting": "queued",
-    "active": "running",
-    "in_progress": "running",
-    "delayed": "scheduled",  # BullMQ's word for a job waiting for its time
-}
 
 
 @dataclass(frozen=True)
@@ -100,68 +87,6 @@ class Timeouts:
     read: float = 30.0
     # The whole request, body included: a server trickling an endless body still ends.
     total: float = 120.0
-
-
-@dataclass(frozen=True)
-class LiveWorkflow:
-    """A workflow as the API lists it: its id, title and the fields wfsync manages."""
-
-    id: str
-    title: str
-    body: Mapping[str, Any]
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Job:
-    """A run of a workflow, with its state normalised (``succeeded`` -> ``completed``…)."""
-
-    id: str
-    status: str
-    workflow_id: str | None = None
-    scheduled_date: str | None = None
-    at: datetime | None = None
-    timezone: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    error: str | None = None
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
-
-
-def project_body(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The managed fields of a live workflow, in the shape definitions write them.
-
-    Fields the server adds (``createdAt``, ``__v``, a webhook's ``secret``…) are left out;
-    null is the same as absent.
-    """
-    body: dict[str, Any] = {}
-    if raw.get("title") is not None:
-        body["title"] = raw["title"]
-    if raw.get("callbackUrl") is not None:
-        body["callbackUrl"] = raw["callbackUrl"]
-    webhook = raw.get("webhook")
-    if isinstance(webhook, Mapping):
-        if webhook.get("url") is not None:
-            body["webhook"] = {"url": webhook["url"]}
-    elif webhook is not None:
-        body["webhook"] = webhook
-    end_call = raw.get("endCall")
-    if isinstance(end_call, Mapping):
-        if end_call.get("phrases") is not None:
-            body["endCall"] = {"phrases": end_call["phrases"]}
-    elif end_call is not None:
-        body["endCall"] = end_call
-    return body
-
-
-def _identity(raw: Mapping[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = raw.get(name)
-        if isinstance(value, Mapping) and isinstance(value.get("$oid"), str):
-            value = value["$oid"]
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            return str(value)
-    return None
 
 
 class ApiClient:
@@ -311,47 +236,13 @@ class ApiClient:
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
-    def _messages(self, headers: httpx.Headers, content: bytes) -> list[str]:
-        """What an error body says, whatever its form (JSON message string or list, text, HTML)."""
-        text = content.decode("utf-8", "replace").strip()
-        if not text:
-            return []
-        try:
-            payload = json.loads(text)
-        except ValueError:
-            payload = None
-        messages: list[str] = []
-        if isinstance(payload, Mapping):
-            for name in ("message", "messages", "errors", "error", "detail"):
-                value = payload.get(name)
-                if isinstance(value, str) and value:
-                    messages.append(value)
-                elif isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, str):
-                            messages.append(item)
-                        elif isinstance(item, Mapping) and isinstance(item.get("message"), str):
-                            messages.append(item["message"])
-                if messages:
-                    break
-        elif isinstance(payload, str):
-            messages.append(payload)
-        elif isinstance(payload, list):
-            messages += [item for item in payload if isinstance(item, str)]
-        elif payload is None:
-            title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-            if title:
-                messages.append(f"an HTML page: {title.group(1).strip()}")
-            elif text.startswith("<"):
-                messages.append("an HTML page")
-            else:
-                messages.append(text.splitlines()[0][:300])
-        return [self._redact(m) for m in messages]
+    def _messages(self, content: bytes) -> list[str]:
+        return [self._redact(message) for message in shapes.error_messages(content)]
 
     def _error(
         self, method: str, path: str, status: int, headers: httpx.Headers, content: bytes, attempts: int
     ) -> ApiError:
-        messages = self._messages(headers, content)
+        messages = self._messages(content)
         after = f"after {attempts} attempt{'s' * (attempts != 1)}"
         if status == 401:
             return AuthError(
@@ -384,66 +275,12 @@ class ApiClient:
     # -- answer shapes -----------------------------------------------------------------------
 
     @staticmethod
-    def _unwrap(payload: Any) -> Any:
-        """The object or list inside an envelope (``data``, ``items``, ``results``, ``docs``)."""
-        for _ in range(2):  # {"data": {"items": [...]}} is seen in the wild
-            if isinstance(payload, Mapping):
-                for name in ("data", "items", "results", "docs"):
-                    if isinstance(payload.get(name), list | Mapping):
-                        payload = payload[name]
-                        break
-                else:
-                    return payload
-        return payload
-
-    @staticmethod
-    def _total(payload: Any) -> int | None:
-        containers = [payload]
-        if isinstance(payload, Mapping):
-            containers += [payload.get(name) for name in ("pagination", "meta", "data", "page_info")]
-        for container in containers:
-            if isinstance(container, Mapping):
-                for name in ("total", "totalCount", "total_count", "totalItems", "totalDocs"):
-                    value = container.get(name)
-                    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                        return value
-        return None
-
-    def _one(self, method: str, path: str, payload: Any, what: str) -> Mapping[str, Any]:
-        found = self._unwrap(payload)
-        if not isinstance(found, Mapping):
-            raise ProtocolError(method, path, 200, [f"expected {what} object, got {type(found).__name__}"])
-        return found
-
-    def _workflow(self, method: str, path: str, raw: Any) -> LiveWorkflow:
-        if not isinstance(raw, Mapping):
-            raise ProtocolError(method, path, 200, [f"expected a workflow object, got {type(raw).__name__}"])
-        identity = _identity(raw, "id", "_id", "workflowId")
-        if identity is None or not isinstance(raw.get("title"), str):
-            raise ProtocolError(method, path, 200, ["a workflow without an id or a title"])
-        return LiveWorkflow(identity, raw["title"], project_body(raw), raw)
-
-    def _job(self, method: str, path: str, raw: Any, job_id: str | None = None) -> Job:
-        if not isinstance(raw, Mapping):
-            raise ProtocolError(method, path, 200, [f"expected a job object, got {type(raw).__name__}"])
-        identity = _identity(raw, "jobId", "id", "_id") or job_id
-        status = raw.get("status", raw.get("state"))
-        if identity is None or not isinstance(status, str):
-            raise ProtocolError(method, path, 200, ["a job without an id or a status"])
-        status = status.strip().lower()
-        scheduled = _instant_text(raw.get("scheduledDate"))
-        return Job(
-            id=identity,
-            status=JOB_STATUSES.get(status, status),
-            workflow_id=_identity(raw, "workflowId", "workFlowId", "workflow"),
-            scheduled_date=scheduled,
-            at=parse_instant(scheduled) if scheduled else None,
-            timezone=raw.get("timezone") if isinstance(raw.get("timezone"), str) else None,
-            started_at=raw.get("startedAt") if isinstance(raw.get("startedAt"), str) else None,
-            finished_at=raw.get("finishedAt") if isinstance(raw.get("finishedAt"), str) else None,
-            error=raw.get("error") if isinstance(raw.get("error"), str) else None,
-            raw=raw,
-        )
+    def _read(method: str, path: str, read: Callable[..., T], *args: Any) -> T:
+        """``read(*args)``; an answer it cannot read is a ProtocolError of this request."""
+        try:
+            return read(*args)
+        except shapes.ShapeError as exc:
+            raise ProtocolError(method, path, 200, [str(exc)]) from None
 
     async def _pages(self, path: str) -> list[Mapping[str, Any]]:
         """Every item of a paginated listing, in order, each once.
@@ -455,12 +292,12 @@ class ApiClient:
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
             payload = await self.request("GET", path, params={"page": page, "limit": PAGE_LIMIT})
-            items = self._unwrap(payload)
+            items = shapes.unwrap(payload)
             if not isinstance(items, list):
                 raise ProtocolError(
                     "GET", f"{path}?page={page}", 200, [f"expected a list, got {type(items).__name__}"]
                 )
-            return items, self._total(payload)
+            return items, shapes.total(payload)
 
         first, total = await fetch(1)
         size = len(first)
@@ -496,70 +333,62 @@ class ApiClient:
         path = "/v1/workflows"
         seen: dict[str, LiveWorkflow] = {}
         for raw in await self._pages(path):
-            workflow = self._workflow("GET", path, raw)
+            workflow = self._read("GET", path, shapes.workflow_from, raw)
             seen.setdefault(workflow.id, workflow)
         return list(seen.values())
 
     async def get_workflow(self, workflow_id: str) -> LiveWorkflow:
         path = f"/v1/workflows/{workflow_id}"
-        return self._workflow(
-            "GET", path, self._one("GET", path, await self.request("GET", path), "a workflow")
-        )
+        payload = await self.request("GET", path)
+        return self._read("GET", path, lambda: shapes.workflow_from(shapes.one(payload, "a workflow")))
 
     async def create_workflow(self, body: Mapping[str, Any]) -> LiveWorkflow:
         """Create a workflow. Never retried here after a lost answer: the caller looks first."""
         path = "/v1/workflows"
         payload = await self.request("POST", path, body=dict(body))
-        return self._workflow("POST", path, self._one("POST", path, payload, "a workflow"))
+        return self._read("POST", path, lambda: shapes.workflow_from(shapes.one(payload, "a workflow")))
 
     async def update_workflow(self, workflow_id: str, patch: Mapping[str, Any]) -> LiveWorkflow | None:
         """PATCH the given fields (None removes one); the updated workflow when answered."""
         path = f"/v1/workflows/{workflow_id}"
         payload = await self.request("PATCH", path, body=dict(patch))
-        found = self._unwrap(payload)
-        return self._workflow("PATCH", path, found) if isinstance(found, Mapping) and found else None
+        found = shapes.unwrap(payload)
+        if not (isinstance(found, Mapping) and found):
+            return None
+        return self._read("PATCH", path, shapes.workflow_from, found)
 
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.request("DELETE", f"/v1/workflows/{workflow_id}")
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def _job_id(self, method: str, path: str, payload: Any) -> str:
-        for candidate in (payload, self._unwrap(payload)):
-            if isinstance(candidate, Mapping):
-                found = _identity(candidate, "jobId", "id", "_id")
-                if found:
-                    return found
-        raise ProtocolError(method, path, 201, ["the answer carries no jobId"])
-
     async def run(self, workflow_id: str) -> str:
         """Start a run now; returns the job id."""
         path = f"/v1/workflows/{workflow_id}/run"
-        return self._job_id("POST", path, await self.request("POST", path))
+        return self._read("POST", path, shapes.job_id_from, await self.request("POST", path))
 
     async def schedule(self, workflow_id: str, scheduled_date: str, timezone: str) -> str:
         """Schedule a one-shot run; returns the job id."""
         path = "/v1/workflows/schedule"
         body = {"workFlowId": workflow_id, "scheduledDate": scheduled_date, "timezone": timezone}
-        return self._job_id("POST", path, await self.request("POST", path, body=body))
+        return self._read("POST", path, shapes.job_id_from, await self.request("POST", path, body=body))
 
     async def cancel(self, workflow_id: str) -> list[str]:
         """Cancel the workflow's pending runs; returns the ids the server says it cancelled."""
         path = f"/v1/workflows/{workflow_id}/cancel"
         payload = await self.request("POST", path, repeatable=True)
-        found = self._unwrap(payload)
+        found = shapes.unwrap(payload)
         ids = found.get("cancelled") if isinstance(found, Mapping) else found
         return [str(i) for i in ids] if isinstance(ids, list) else []
 
     async def list_jobs(self, workflow_id: str) -> list[Job]:
         path = f"/v1/workflows/{workflow_id}/jobs"
-        return [self._job("GET", path, raw) for raw in await self._pages(path)]
+        return [self._read("GET", path, shapes.job_from, raw) for raw in await self._pages(path)]
 
     async def get_job(self, job_id: str) -> Job:
         path = f"/v1/workflows/jobs/{job_id}"
-        return self._job(
-            "GET", path, self._one("GET", path, await self.request("GET", path), "a job"), job_id
-        )
+        payload = await self.request("GET", path)
+        return self._read("GET", path, lambda: shapes.job_from(shapes.one(payload, "a job"), job_id))
 
     # -- monitoring --------------------------------------------------------------------------
 
@@ -567,22 +396,7 @@ class ApiClient:
         """``summary``, ``summary/timeline`` or ``summary/report`` (part ``""``, ``timeline``,
         ``report``), unwrapped."""
         path = f"/v1/workflows/{workflow_id}/summary" + (f"/{part}" if part else "")
-        return self._unwrap(await self.request("GET", path, params=params or None))
-
-
-def _instant_text(value: Any) -> str | None:
-    """An instant as ISO text: as sent, or from epoch seconds or milliseconds."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        from datetime import UTC
-
-        seconds = value / 1000 if abs(value) > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
-        except (OverflowError, OSError, ValueError):
-            return None
-    return None
+        return shapes.unwrap(await self.request("GET", path, params=params or None))
 
 
 def _describe_transport(exc: httpx.TransportError) -> str:

@@ -8,9 +8,10 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from wfsync.api import ApiClient, Job
+from wfsync.api import ApiClient
 from wfsync.definitions import Definition
 from wfsync.plan import Plan, compute_plan, jobs_needed
+from wfsync.shapes import Job
 
 __all__ = ["JOB_CONCURRENCY", "plan_live", "read_jobs"]
 

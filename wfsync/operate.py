@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wfsync.api import ApiClient, Job, LiveWorkflow
+from wfsync.api import ApiClient
 from wfsync.errors import NotFoundError, WfsyncError
+from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = ["FINAL", "JobTimeout", "SmokeResult", "find_workflow", "follow_job", "smoke_runs"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wfsync.api import Job
 from wfsync.operate import flatten
+from wfsync.shapes import Job
 
 __all__ = ["render_job", "render_jobs", "render_summary", "render_timeline"]
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wfsync.api import Job, LiveWorkflow
 from wfsync.definitions import expand, utc_instant
 from wfsync.errors import ConfigError, WfsyncError
 from wfsync.plan import (
@@ -30,6 +29,7 @@ from wfsync.plan import (
     Update,
     fingerprint,
 )
+from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = ["StalePlan", "jobs_to_check", "load_plan", "stale_workflows"]
 

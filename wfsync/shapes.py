@@ -1,0 +1,252 @@
+"""Reading the API's answers in every form SPEC §1 allows.
+
+The platform documents few shapes, so a client must survive many: a list bare or under
+``data``/``items``/``results``/``docs`` (nested once too), totals under several names, ids
+as ``id`` or ``_id`` (or ``{"$oid": …}``), extra server fields, job states in other
+vocabularies, error messages as a string, a list or plain text. Every function here is
+pure; an answer it cannot read raises :class:`ShapeError`, which the client reports as a
+ProtocolError naming the request that brought it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from wfsync.schema import parse_instant
+
+__all__ = [
+    "JOB_STATUSES",
+    "Job",
+    "LiveWorkflow",
+    "ShapeError",
+    "error_messages",
+    "job_from",
+    "job_id_from",
+    "one",
+    "project_body",
+    "total",
+    "unwrap",
+    "workflow_from",
+]
+
+# Job states in other vocabularies (BullMQ's, generic ones) -> SPEC §1's.
+JOB_STATUSES = {
+    "succeeded": "completed",
+    "success": "completed",
+    "successful": "completed",
+    "done": "completed",
+    "error": "failed",
+    "errored": "failed",
+    "canceled": "cancelled",
+    "pending": "queued",
+    "waiting": "queued",
+    "active": "running",
+    "in_progress": "running",
+    "delayed": "scheduled",  # BullMQ's word for a job waiting for its time
+}
+
+
+class ShapeError(ValueError):
+    """An answer in no shape the API is known or assumed to use."""
+
+
+@dataclass(frozen=True)
+class LiveWorkflow:
+    """A workflow as the API lists it: its id, title and the fields wfsync manages."""
+
+    id: str
+    title: str
+    body: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run of a workflow, with its state normalised (``succeeded`` -> ``completed``…)."""
+
+    id: str
+    status: str
+    workflow_id: str | None = None
+    scheduled_date: str | None = None
+    at: datetime | None = None
+    timezone: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+def project_body(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed fields of a live workflow, in the shape definitions write them.
+
+    Fields the server adds (``createdAt``, ``__v``, a webhook's ``secret``…) are left out;
+    null is the same as absent.
+    """
+    body: dict[str, Any] = {}
+    if raw.get("title") is not None:
+        body["title"] = raw["title"]
+    if raw.get("callbackUrl") is not None:
+        body["callbackUrl"] = raw["callbackUrl"]
+    webhook = raw.get("webhook")
+    if isinstance(webhook, Mapping):
+        if webhook.get("url") is not None:
+            body["webhook"] = {"url": webhook["url"]}
+    elif webhook is not None:
+        body["webhook"] = webhook
+    end_call = raw.get("endCall")
+    if isinstance(end_call, Mapping):
+        if end_call.get("phrases") is not None:
+            body["endCall"] = {"phrases": end_call["phrases"]}
+    elif end_call is not None:
+        body["endCall"] = end_call
+    return body
+
+
+def identity(raw: Mapping[str, Any], *names: str) -> str | None:
+    """The first of ``names`` that holds an id (a string, a number, or ``{"$oid": …}``)."""
+    for name in names:
+        value = raw.get(name)
+        if isinstance(value, Mapping) and isinstance(value.get("$oid"), str):
+            value = value["$oid"]
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+def unwrap(payload: Any) -> Any:
+    """The object or list inside an envelope (``data``, ``items``, ``results``, ``docs``)."""
+    for _ in range(2):  # {"data": {"items": [...]}} is seen in the wild
+        if isinstance(payload, Mapping):
+            for name in ("data", "items", "results", "docs"):
+                if isinstance(payload.get(name), list | Mapping):
+                    payload = payload[name]
+                    break
+            else:
+                return payload
+    return payload
+
+
+def total(payload: Any) -> int | None:
+    """A listing's stated total, wherever the server put it; None when it states none."""
+    containers = [payload]
+    if isinstance(payload, Mapping):
+        containers += [payload.get(name) for name in ("pagination", "meta", "data", "page_info")]
+    for container in containers:
+        if isinstance(container, Mapping):
+            for name in ("total", "totalCount", "total_count", "totalItems", "totalDocs"):
+                value = container.get(name)
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    return value
+    return None
+
+
+def one(payload: Any, what: str) -> Mapping[str, Any]:
+    """The single object an answer carries, bare or in an envelope."""
+    found = unwrap(payload)
+    if not isinstance(found, Mapping):
+        raise ShapeError(f"expected {what} object, got {type(found).__name__}")
+    return found
+
+
+def workflow_from(raw: Any) -> LiveWorkflow:
+    if not isinstance(raw, Mapping):
+        raise ShapeError(f"expected a workflow object, got {type(raw).__name__}")
+    found = identity(raw, "id", "_id", "workflowId")
+    if found is None or not isinstance(raw.get("title"), str):
+        raise ShapeError("a workflow without an id or a title")
+    return LiveWorkflow(found, raw["title"], project_body(raw), raw)
+
+
+def job_from(raw: Any, job_id: str | None = None) -> Job:
+    if not isinstance(raw, Mapping):
+        raise ShapeError(f"expected a job object, got {type(raw).__name__}")
+    found = identity(raw, "jobId", "id", "_id") or job_id
+    status = raw.get("status", raw.get("state"))
+    if found is None or not isinstance(status, str):
+        raise ShapeError("a job without an id or a status")
+    status = status.strip().lower()
+    scheduled = _instant_text(raw.get("scheduledDate"))
+
+    def text(name: str) -> str | None:
+        value = raw.get(name)
+        return value if isinstance(value, str) else None
+
+    return Job(
+        id=found,
+        status=JOB_STATUSES.get(status, status),
+        workflow_id=identity(raw, "workflowId", "workFlowId", "workflow"),
+        scheduled_date=scheduled,
+        at=parse_instant(scheduled) if scheduled else None,
+        timezone=text("timezone"),
+        started_at=text("startedAt"),
+        finished_at=text("finishedAt"),
+        error=text("error"),
+        raw=raw,
+    )
+
+
+def job_id_from(payload: Any) -> str:
+    """The job id a run or schedule answer carries, bare or in an envelope."""
+    for candidate in (payload, unwrap(payload)):
+        if isinstance(candidate, Mapping):
+            found = identity(candidate, "jobId", "id", "_id")
+            if found:
+                return found
+    raise ShapeError("the answer carries no jobId")
+
+
+def error_messages(content: bytes) -> list[str]:
+    """What an error body says, whatever its form (JSON message string or list, text, HTML)."""
+    text = content.decode("utf-8", "replace").strip()
+    if not text:
+        return []
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    messages: list[str] = []
+    if isinstance(payload, Mapping):
+        for name in ("message", "messages", "errors", "error", "detail"):
+            value = payload.get(name)
+            if isinstance(value, str) and value:
+                messages.append(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, str):
+                        messages.append(item)
+                    elif isinstance(item, Mapping) and isinstance(item.get("message"), str):
+                        messages.append(item["message"])
+            if messages:
+                break
+    elif isinstance(payload, str):
+        messages.append(payload)
+    elif isinstance(payload, list):
+        messages += [item for item in payload if isinstance(item, str)]
+    elif payload is None:
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title:
+            messages.append(f"an HTML page: {title.group(1).strip()}")
+        elif text.startswith("<"):
+            messages.append("an HTML page")
+        else:
+            messages.append(text.splitlines()[0][:300])
+    return messages
+
+
+def _instant_text(value: Any) -> str | None:
+    """An instant as ISO text: as sent, or from epoch seconds or milliseconds."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
