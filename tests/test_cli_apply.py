@@ -279,6 +279,18 @@ def on_a_terminal(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[
     return os.waitstatus_to_exitcode(status), screen.decode("utf-8", "replace")
 
 
+def test_colour_on_a_terminal_and_none_with_no_color(project: Path, emulator: EmulatorServer) -> None:
+    import os
+
+    write(definitions(1))
+    env = {**os.environ, "WFSYNC_API_URL": emulator.url, "WFSYNC_API_KEY": DEV_KEY, "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    status, screen = on_a_terminal(["plan"], b"", env)
+    assert status == 0 and "\x1b[32m+ create" in screen and "\x1b[1mPlan: " in screen
+    status, screen = on_a_terminal(["plan"], b"", env | {"NO_COLOR": "1"})
+    assert status == 0 and "\x1b[" not in screen and "+ create" in screen
+
+
 def test_on_a_terminal_apply_asks_and_shows_progress(project: Path, emulator: EmulatorServer) -> None:
     import os
 

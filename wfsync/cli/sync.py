@@ -260,7 +260,7 @@ def apply(
     import sys
     from datetime import UTC, datetime
 
-    from wfsync.apply import apply_plan
+    from wfsync.apply import ApplyReport, apply_plan
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
     from wfsync.errors import ConfigError
@@ -349,7 +349,7 @@ def apply(
         report, remaining, smoked = asyncio.run(run())
     if report is None:  # the plan, printed above, said there is nothing to do
         if as_json:
-            click.echo(json.dumps({"ok": True, "counts": {}, "results": []}, indent=2))
+            click.echo(json.dumps(ApplyReport().data, indent=2))
         return
     say(report.summary_line(), bold=True, fg=None if report.ok else "red")
     if as_json:
