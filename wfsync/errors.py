@@ -3,7 +3,6 @@
     WfsyncError
     ├── ConfigError            bad settings, flags or environment
     │   └── EmulatorConfigError    a bad --key / --fault / emulator option
-    ├── SchemaError            a document that a JSON Schema rejects (carries every issue)
     ├── DefinitionError        definitions.py: every problem of every file, FILE:LINE:COL
     ├── PlanError              live state that cannot be planned against (an ambiguous title)
     ├── UnsafePlan             a plan over a safety limit; ends in how to force it
@@ -27,10 +26,6 @@ and exits 1, never a traceback. Errors keep their context as attributes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from wfsync.schema import SchemaIssue
 
 __all__ = [
     "ApiError",
@@ -42,7 +37,6 @@ __all__ = [
     "PlanError",
     "ProtocolError",
     "RequestError",
-    "SchemaError",
     "ServerError",
     "ThrottledError",
     "TransportError",
@@ -61,15 +55,6 @@ class ConfigError(WfsyncError):
 
 class EmulatorConfigError(ConfigError):
     """An emulator option (key, fault, timing) that cannot be parsed."""
-
-
-class SchemaError(WfsyncError):
-    """A document rejected by a JSON Schema; ``issues`` holds every problem found."""
-
-    def __init__(self, schema: str, issues: Sequence[SchemaIssue]) -> None:
-        self.schema = schema
-        self.issues = list(issues)
-        super().__init__("; ".join(issue.message for issue in self.issues))
 
 
 class PlanError(WfsyncError):

@@ -12,7 +12,7 @@ from typing import Any
 
 from wfsync.plan import Cancel, Change, Create, Plan, ScheduleRun, Update
 
-__all__ = ["MARKER", "describe", "render_json", "render_markdown", "render_text", "summary_line"]
+__all__ = ["MARKER", "render_json", "render_markdown", "render_text", "summary_line"]
 
 # The hidden first line of a markdown plan: a CI step finds its earlier comment by it.
 MARKER = "<!-- wfsync-plan -->"
@@ -163,8 +163,3 @@ def render_markdown(plan: Plan) -> str:
         lines += [line for line in extra if line]
         lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"
-
-
-def describe(change: Change) -> str:
-    """One line naming a change (for progress lines and results)."""
-    return _head(change)

@@ -33,11 +33,10 @@ from typing import Any
 
 from wfsync.emulator.simulate import simulate_run
 
-__all__ = ["PENDING", "TERMINAL", "JobTiming", "Store", "format_instant"]
+__all__ = ["PENDING", "JobTiming", "Store", "format_instant"]
 
 PENDING = ("scheduled", "queued")
 ACTIVE = ("scheduled", "queued", "running")
-TERMINAL = ("completed", "failed", "cancelled")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -370,9 +369,3 @@ class Store:
                     row["seq"],
                 ),
             )
-
-    def next_due(self) -> float | None:
-        """The epoch of the next job step, or None when nothing is waiting."""
-        with self._lock:
-            value = self._db.execute("SELECT min(due_at) FROM jobs").fetchone()[0]
-        return float(value) if value is not None else None
