@@ -574,3 +574,16 @@ def test_every_error_status_of_the_emulator_maps_to_our_error(emulator_in: Any) 
         with pytest.raises(error) as caught:
             run(with_key(key, config))
         assert caught.value.status == status
+
+
+def test_a_503_with_retry_after_is_waited_out() -> None:
+    sleeps: list[float] = []
+    transport = scripted(httpx.Response(503, headers={"Retry-After": "4"}), page([wf(1)]))
+    run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))
+    assert sleeps == [4.0]
+
+
+def test_scheduled_time_aliases() -> None:
+    answer = httpx.Response(200, json={"id": "j", "status": "scheduled", "runAt": "2030-01-01T00:00:00Z"})
+    job = run(call(scripted(answer), lambda api: api.get_job("j")))
+    assert job.at is not None and job.at.year == 2030

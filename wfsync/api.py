@@ -184,7 +184,8 @@ class ApiClient:
                         continue
                 elif status in RETRYABLE_STATUS and repeatable and attempt + 1 < attempts:
                     log.info("%s %s: %s, retrying", method, shown, status)
-                    await self._sleep(self.retry.delay(attempt))
+                    # A 503 may say when to come back (RFC 9110); otherwise back off.
+                    await self._sleep(self._retry_after(headers) or self.retry.delay(attempt))
                     continue
                 if status >= 400:
                     raise self._error(method, shown, status, headers, content, attempt + 1)

@@ -171,7 +171,8 @@ def job_from(raw: Any, job_id: str | None = None) -> Job:
     if found is None or not isinstance(status, str):
         raise ShapeError("a job without an id or a status")
     status = status.strip().lower()
-    scheduled = _instant_text(raw.get("scheduledDate"))
+    instants = (_instant_text(raw.get(name)) for name in ("scheduledDate", "scheduledAt", "runAt"))
+    scheduled = next((instant for instant in instants if instant), None)
 
     def text(name: str) -> str | None:
         value = raw.get(name)
