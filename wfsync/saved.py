@@ -31,7 +31,7 @@ from wfsync.plan import (
 )
 from wfsync.shapes import Job, LiveWorkflow
 
-__all__ = ["StalePlan", "jobs_to_check", "load_plan", "stale_workflows"]
+__all__ = ["StalePlan", "check_fresh", "jobs_to_check", "load_plan", "stale_workflows"]
 
 
 class StalePlan(WfsyncError):
@@ -111,6 +111,18 @@ def load_plan(path: str | os.PathLike[str], env: Mapping[str, str] | None = None
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ConfigError(f"{where}: a damaged wfsync plan ({type(exc).__name__}: {exc})") from exc
+
+
+async def check_fresh(api: Any, plan: Plan, api_name: str) -> None:
+    """Refuse a saved plan made for another API, or one whose live state moved since."""
+    from wfsync.live import read_jobs
+
+    if plan.api_url != api_name:
+        raise ConfigError(f"the saved plan is for {plan.api_url}, not {api_name}: nothing was applied")
+    workflows = await api.list_workflows()
+    changed = stale_workflows(plan, workflows, await read_jobs(api, jobs_to_check(plan)))
+    if changed:
+        raise StalePlan(changed)
 
 
 def jobs_to_check(plan: Plan) -> list[str]:

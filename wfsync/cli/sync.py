@@ -264,11 +264,11 @@ def apply(
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
     from wfsync.errors import ConfigError
-    from wfsync.live import plan_live, read_jobs
+    from wfsync.live import plan_live
     from wfsync.lock import apply_lock
     from wfsync.plan import check_safety
     from wfsync.render import render_text
-    from wfsync.saved import StalePlan, jobs_to_check, load_plan, stale_workflows
+    from wfsync.saved import check_fresh, load_plan
     from wfsync.target import open_target
 
     settings = load_settings(config_file)
@@ -308,14 +308,7 @@ def apply(
                     )
 
                 if saved is not None:
-                    if saved.api_url != target.name:
-                        raise ConfigError(
-                            f"the saved plan is for {saved.api_url}, not {target.name}: nothing was applied"
-                        )
-                    workflows = await api.list_workflows()
-                    changed = stale_workflows(saved, workflows, await read_jobs(api, jobs_to_check(saved)))
-                    if changed:
-                        raise StalePlan(changed)
+                    await check_fresh(api, saved, target.name)
                     plan = saved
                 else:
                     plan = await fresh_plan(definitions)
