@@ -43,6 +43,7 @@ __all__ = [
     "Delete",
     "FieldDiff",
     "Fingerprint",
+    "LiveRef",
     "Plan",
     "ScheduleRun",
     "Update",

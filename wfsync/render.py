@@ -7,10 +7,10 @@ plan's lines and the three formats are built from it, so they always agree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from wfsync.plan import Cancel, Change, Create, Plan, ScheduleRun, Update
+from wfsync.plan import Cancel, Change, Create, LiveRef, Plan, ScheduleRun, Update
 
 __all__ = ["MARKER", "render_json", "render_markdown", "render_text", "summary_line"]
 
@@ -107,15 +107,23 @@ def summary_line(plan: Plan) -> str:
     return "Plan: " + ", ".join(f"{counts[a]} {_VERBS[a]}" for a in _VERBS) + "."
 
 
+# Workflows listed by name under "unmanaged" or "protected"; --json lists them all.
+LISTED = 20
+
+
+def _refs(heading: str, refs: Sequence[LiveRef]) -> Iterator[str]:
+    yield ""
+    yield f"{heading}: {len(refs)}"
+    yield from (f"  {_value(ref.title)} ({ref.id})" for ref in refs[:LISTED])
+    if len(refs) > LISTED:
+        yield f"  … and {len(refs) - LISTED} more (--json lists them all)"
+
+
 def _footer(plan: Plan) -> Iterator[str]:
     if plan.unmanaged:
-        yield ""
-        yield f"Unmanaged, left alone (no definition; --prune would delete them): {len(plan.unmanaged)}"
-        yield from (f"  {_value(ref.title)} ({ref.id})" for ref in plan.unmanaged)
+        yield from _refs("Unmanaged, left alone (no definition; --prune would delete them)", plan.unmanaged)
     if plan.protected:
-        yield ""
-        yield f"Protected, never deleted (a protect glob matches): {len(plan.protected)}"
-        yield from (f"  {_value(ref.title)} ({ref.id})" for ref in plan.protected)
+        yield from _refs("Protected, never deleted (a protect glob matches)", plan.protected)
     if plan.warnings:
         yield ""
         yield "Warnings:"
