@@ -25,9 +25,7 @@ PLAN = Plan(
             ),
             "Leads old",
         ),
-        Cancel(
-            "Reminder", "id-3", ("2027-01-01T00:00:00.000Z",), "2027-01-01T00:00:00.000Z no longer defined"
-        ),
+        Cancel("Reminder", "id-3", ("2027-01-01T00:00:00.000Z",), "no longer defined"),
         ScheduleRun("Reminder", "id-3", "2027-02-01T08:00:00.000Z", "GMT_plus_1", "Europe/Berlin"),
         Delete("Old", "id-4"),
     ),
