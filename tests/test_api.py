@@ -587,3 +587,33 @@ def test_scheduled_time_aliases() -> None:
     answer = httpx.Response(200, json={"id": "j", "status": "scheduled", "runAt": "2030-01-01T00:00:00Z"})
     job = run(call(scripted(answer), lambda api: api.get_job("j")))
     assert job.at is not None and job.at.year == 2030
+
+
+def test_a_server_refusing_paging_parameters_still_gives_its_list() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        limit = request.url.params.get("limit")
+        if limit == "100":
+            return httpx.Response(400, json={"message": ["limit must not be greater than 50"]})
+        if limit is not None:
+            return httpx.Response(400, json={"message": ["property page should not exist"]})
+        return httpx.Response(200, json=[wf(n) for n in range(3)])
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == ["id0", "id1", "id2"]
+    assert [r.url.params.get("limit") for r in seen] == ["100", "20", None]
+
+
+def test_a_server_capping_the_limit_at_twenty_after_refusing_a_hundred() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params.get("limit", "0"))
+        if limit > 50:
+            return httpx.Response(400, json={"message": "limit too large"})
+        page = int(request.url.params["page"])
+        items = [wf(n) for n in range((page - 1) * limit, min(page * limit, 45))]
+        return httpx.Response(200, json={"data": items})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert len(workflows) == 45
