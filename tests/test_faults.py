@@ -177,3 +177,16 @@ def test_the_lock_is_per_api_and_times_out(project: Path, start_emulator: Any) -
         held.communicate()
     with apply_lock("https://api.one.example", timeout=1):
         pass  # a killed holder's lock is free again
+
+
+def test_without_a_usable_lock_dir_apply_warns_and_goes_on(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = project / "not-a-dir"
+    blocked.write_text("a file where the lock folder should be", encoding="utf-8")
+    monkeypatch.setenv("WFSYNC_LOCK_DIR", str(blocked / "locks"))
+    write(definitions(2))
+    result = CliRunner().invoke(main, ["apply", "--api-url", emulator.url, "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: applying without the lock against parallel applies: cannot use" in result.output
+    assert "Apply complete: 2 created" in result.output

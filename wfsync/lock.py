@@ -38,17 +38,32 @@ def lock_path(api_name: str) -> Path:
 
 @contextmanager
 def apply_lock(
-    api_name: str, *, timeout: float, on_wait: Callable[[str], None] = lambda holder: None
+    api_name: str,
+    *,
+    timeout: float,
+    on_wait: Callable[[str], None] = lambda holder: None,
+    on_unavailable: Callable[[str], None] = lambda reason: None,
 ) -> Iterator[None]:
-    """Hold the apply lock for ``api_name``; waits up to ``timeout`` seconds for it."""
+    """Hold the apply lock for ``api_name``; waits up to ``timeout`` seconds for it.
+
+    Where no lock can be had (no POSIX locks, a read-only home), ``on_unavailable`` is
+    told why and the apply goes on unlocked: serialise applies in CI then.
+    """
     try:
         import fcntl
-    except ImportError:  # no POSIX locks (Windows): serialise applies in CI instead
+    except ImportError:
+        on_unavailable("this system has no POSIX file locks")
         yield
         return
     path = lock_path(api_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (held across the yield below)
+    except OSError as exc:
+        on_unavailable(f"cannot use {path}: {exc.strerror or exc} (set WFSYNC_LOCK_DIR)")
+        yield
+        return
+    with handle:
         deadline = time.monotonic() + timeout
         told = False
         while True:

@@ -290,6 +290,9 @@ def apply(
             target.name,
             timeout=lock_timeout,
             on_wait=lambda holder: say(f"Waiting for another apply against {target.name} ({holder})…"),
+            on_unavailable=lambda reason: say(
+                f"Warning: applying without the lock against parallel applies: {reason}"
+            ),
         ),
     ):
         setup_logging(debug, target.key)
