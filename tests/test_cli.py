@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from wfsync import __version__
@@ -200,3 +202,24 @@ def test_a_bad_settings_file_is_reported_with_its_place(tmp_path: object, monkey
         result.output
         == "Error: wfsync.yaml:2:1: property protekt should not exist (did you mean 'protect'?)\n"
     )
+
+
+def test_file_system_and_database_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders that cannot be made and databases that cannot be opened: an error, no traceback."""
+    for number, args in enumerate(
+        (["init", "blocker/new"], ["pull", "blocker/out", "--sandbox"], ["plan", "blocker", "--sandbox"])
+    ):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        Path("blocker").write_text("a file where a folder should be", encoding="utf-8")
+        Path("w.yaml").write_text("workflows:\n  - title: a\n", encoding="utf-8")
+        if args[0] == "plan":
+            Path(".wfsync").write_text("a file where the sandbox folder should be", encoding="utf-8")
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and result.output == expected + "\n", (args, result.output)
+    Path("bad.db").write_text("this is not a SQLite database, but it is long enough" * 40, encoding="utf-8")
+    result = CliRunner().invoke(main, ["emulator", "--db", "bad.db", "--port", "0"])
+    assert result.exit_code == 1 and result.output.startswith("Error: the emulator's database: ")

@@ -24,10 +24,17 @@ def reports_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
         try:
             return command(*args, **kwargs)
         except WfsyncError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # a folder that cannot be written, a disk that is full…
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+        except sqlite3.Error as exc:  # the emulator's or the sandbox's database
+            raise click.ClickException(f"the emulator's database: {exc}") from exc
 
     return wrapper  # type: ignore[return-value]
 
