@@ -208,9 +208,12 @@ def test_file_system_and_database_errors_are_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Folders that cannot be made and databases that cannot be opened: an error, no traceback."""
-    for number, args in enumerate(
-        (["init", "blocker/new"], ["pull", "blocker/out", "--sandbox"], ["plan", "blocker", "--sandbox"])
-    ):
+    cases = (
+        (["init", "blocker/new"], "Error: blocker/new/workflows: Not a directory"),
+        (["pull", "blocker/out", "--sandbox"], "Error: blocker/out: Not a directory"),
+        (["plan", "w.yaml", "--sandbox"], "Error: .wfsync: File exists"),
+    )
+    for number, (args, expected) in enumerate(cases):
         folder = tmp_path / str(number)
         folder.mkdir()
         monkeypatch.chdir(folder)
