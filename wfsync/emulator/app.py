@@ -264,9 +264,8 @@ class _Emulator:
     # -- the gateway in front of every endpoint ------------------------------------------------
 
     def endpoint(self, handler: Handler, scope: str, query: tuple[str, ...] = ()) -> Handler:
-        name = f"{request_method_of(handler)} {handler.__name__}"
-
         async def guarded(request: Request) -> Response:
+            name = f"{request.method} {handler.__name__}"
             self.served[name] = self.served.get(name, 0) + 1
             try:
                 await self.inject_faults()
@@ -381,14 +380,6 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
     app.state.config = config
     app.state.served = emulator.served
     return _DropMiddleware(app)
-
-
-def request_method_of(handler: Handler) -> str:
-    """The HTTP method an endpoint answers, from its name (for the request counts)."""
-    name = handler.__name__
-    if name.startswith(("list_", "get_", "summary", "timeline", "report", "openapi")):
-        return "GET"
-    return {"update_workflow": "PATCH", "delete_workflow": "DELETE"}.get(name, "POST")
 
 
 def _by_method(emulator: _Emulator, handlers: dict[str, Handler]) -> Handler:
