@@ -428,10 +428,8 @@ def compute_plan(
                         dict(definition.secrets),
                     )
                 )
-            if diffs or found:
+            if diffs or found:  # a rename is a title diff, so it is fingerprinted too
                 fingerprints[definition.title] = fingerprint(live.body, live.id, pending)
-            if match.renamed_from:
-                fingerprints.setdefault(definition.title, fingerprint(live.body, live.id, pending))
         changes += found
     claimed = {m.live.id for m in matches if m.live is not None}
     unmanaged, protected = [], []
