@@ -226,3 +226,13 @@ def test_file_system_and_database_errors_are_one_line(
     Path("bad.db").write_text("this is not a SQLite database, but it is long enough" * 40, encoding="utf-8")
     result = CliRunner().invoke(main, ["emulator", "--db", "bad.db", "--port", "0"])
     assert result.exit_code == 1 and result.output.startswith("Error: the emulator's database: ")
+
+
+def test_a_missing_path_is_named_without_a_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate"])
+    assert (
+        result.exit_code == 1 and result.output == "workflows: no such file or directory\n1 problem found\n"
+    )
+    github = CliRunner().invoke(main, ["validate", "nope", "--format", "github"])
+    assert github.output.splitlines()[0] == "::error file=nope::no such file or directory"

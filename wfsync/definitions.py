@@ -143,13 +143,13 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], lis
             )
             if not found:
                 problems.append(
-                    Problem(Location(str(path), 1, 1), "no definition files (*.yaml, *.yml) here")
+                    Problem(Location(str(path), 0, 0), "no definition files (*.yaml, *.yml) here")
                 )
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(Location(str(path), 1, 1), "no such file or directory"))
+            problems.append(Problem(Location(str(path), 0, 0), "no such file or directory"))
     unique = list(dict.fromkeys(files))
     return unique, problems
 
@@ -176,7 +176,7 @@ def load_definitions(
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                problems.append(Problem(Location(str(path), 1, 1), f"cannot read: {exc.strerror}"))
+                problems.append(Problem(Location(str(path), 0, 0), f"cannot read: {exc.strerror}"))
                 continue
             loaded, file_problems = parse_file(str(path), data, env)
             definitions.extend(loaded)

@@ -77,13 +77,11 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
         )
     elif output == "github":
         for p in problems:
+            place: list[tuple[str, object]] = [("file", p.location.file)]
+            if p.location.line:
+                place += [("line", p.location.line), ("col", p.location.column)]
             where = ",".join(
-                f"{name}={github_escape(str(value), property_value=True)}"
-                for name, value in (
-                    ("file", p.location.file),
-                    ("line", p.location.line),
-                    ("col", p.location.column),
-                )
+                f"{name}={github_escape(str(value), property_value=True)}" for name, value in place
             )
             click.echo(f"::error {where}::{github_escape(p.message)}")
     else:
