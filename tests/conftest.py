@@ -75,3 +75,22 @@ LEAD_FOLLOW_UP = {
     "webhook": {"url": "https://client.example.com/hooks/workflow"},
     "endCall": {"phrases": ["goodbye", "end call"]},
 }
+
+
+def numbered_definitions(
+    count: int, *, title: str = "Campaign {n:03d}", phrase: str = "bye", schedule_every: int = 5
+) -> str:
+    """A definitions file of ``count`` workflows; every ``schedule_every``-th has a schedule."""
+    lines = ["workflows:"]
+    for n in range(count):
+        lines += [
+            f"  - title: {title.format(n=n)}",
+            f"    callbackUrl: https://crm.example.com/hooks/{n}",
+            f"    endCall: {{phrases: [{phrase}, goodbye]}}",
+        ]
+        if n % schedule_every == 0:
+            lines += [
+                "    schedules:",
+                f"      - {{scheduledDate: '2099-0{1 + n % 9}-0{1 + n % 7}T09:00:00Z', timezone: GMT}}",
+            ]
+    return "\n".join(lines) + "\n"

@@ -10,25 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.conftest import numbered_definitions as definitions
 from wfsync.cli import main
 from wfsync.emulator import DEV_KEY, EmulatorConfig, Faults, JobTiming
 from wfsync.emulator.server import EmulatorServer
-
-
-def definitions(count: int, *, schedule_every: int = 5, phrase: str = "bye") -> str:
-    lines = ["workflows:"]
-    for n in range(count):
-        lines += [
-            f"  - title: Campaign {n:03d}",
-            f"    callbackUrl: https://crm.example.com/hooks/{n}",
-            f"    endCall: {{phrases: [{phrase}, goodbye]}}",
-        ]
-        if n % schedule_every == 0:
-            lines += [
-                "    schedules:",
-                f"      - {{scheduledDate: '2099-0{1 + n % 9}-01T09:00:00Z', timezone: GMT}}",
-            ]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import numbered_definitions
 from wfsync.cli import main
 from wfsync.emulator import DEV_KEY, EmulatorConfig, Faults, JobTiming
 from wfsync.emulator.server import EmulatorServer
@@ -26,20 +27,8 @@ from wfsync.emulator.server import EmulatorServer
 SLOW_JOBS = JobTiming(queue_seconds=600, run_seconds=600)  # nothing runs during the test
 
 
-def definitions(count: int, *, phrase: str = "bye", schedule_every: int = 4) -> str:
-    lines = ["workflows:"]
-    for n in range(count):
-        lines += [
-            f"  - title: Flow {n:04d}",
-            f"    callbackUrl: https://crm.example.com/h/{n}",
-            f"    endCall: {{phrases: [{phrase}, goodbye]}}",
-        ]
-        if n % schedule_every == 0:
-            lines += [
-                "    schedules:",
-                f"      - {{scheduledDate: '2099-0{1 + n % 9}-0{1 + n % 7}T09:00:00Z', timezone: GMT}}",
-            ]
-    return "\n".join(lines) + "\n"
+def definitions(count: int, **options: Any) -> str:
+    return numbered_definitions(count, title="Flow {n:04d}", schedule_every=4, **options)
 
 
 @pytest.fixture

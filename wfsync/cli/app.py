@@ -170,6 +170,7 @@ def call_api(
     debug: bool,
     config_file: str | None,
     connections: int = 20,
+    settings: Any = None,
 ) -> Any:
     """Run ``await action(api, target)`` against the configured API (or the sandbox)."""
     import asyncio
@@ -177,7 +178,7 @@ def call_api(
     from wfsync.config import load_settings
     from wfsync.target import open_target
 
-    settings = load_settings(config_file)
+    settings = settings or load_settings(config_file)
     with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
         setup_logging(debug, target.key)
 

@@ -8,6 +8,7 @@ import click
 
 from wfsync.cli.app import (
     api_options,
+    call_api,
     config_option,
     connect,
     count,
@@ -134,7 +135,6 @@ def plan(
       wfsync plan workflows/ --detailed-exitcode --out plan.json
       wfsync plan examples/ --sandbox
     """
-    import asyncio
     import os
     from datetime import UTC, datetime
 
@@ -143,25 +143,23 @@ def plan(
     from wfsync.definitions import load_definitions
     from wfsync.live import plan_live
     from wfsync.plan import check_safety
-    from wfsync.target import open_target
 
     settings = load_settings(config_file)
     definitions = load_definitions(paths or settings.paths)
-    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
-        setup_logging(debug, target.key)
 
-        async def compute() -> Any:
-            async with connect(target) as api:
-                return await plan_live(
-                    api,
-                    definitions,
-                    now=datetime.now(UTC),
-                    prune=prune,
-                    protect=settings.protect,
-                    api_url=target.name,
-                )
+    async def compute(api: Any, target: Any) -> Any:
+        return await plan_live(
+            api,
+            definitions,
+            now=datetime.now(UTC),
+            prune=prune,
+            protect=settings.protect,
+            api_url=target.name,
+        )
 
-        result = asyncio.run(compute())
+    result = call_api(
+        compute, api_url=api_url, sandbox=sandbox, debug=debug, config_file=config_file, settings=settings
+    )
     if as_json:
         click.echo(render.render_json(result), nl=False)
     elif markdown:
