@@ -93,5 +93,21 @@ def test_long_lists_are_cut_short_in_text_not_in_json() -> None:
     assert len(json.loads(render_json(many))["unmanaged"]) == 50
 
 
+def test_a_phrase_list_change_says_what_was_added_and_removed() -> None:
+    plan = Plan(
+        (
+            Update(
+                "A",
+                "id",
+                {"endCall": {"phrases": ["bye", "ciao"]}},
+                (FieldDiff("endCall.phrases", ["bye", "later"], ["bye", "ciao"]),),
+            ),
+        )
+    )
+    assert '    endCall.phrases: ["bye", "later"] -> ["bye", "ciao"]  (+"ciao", -"later")' in render_text(
+        plan
+    )
+
+
 def test_no_changes() -> None:
     assert render_text(Plan(())) == "No changes: the live workflows match the definitions.\n"

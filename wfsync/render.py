@@ -88,7 +88,21 @@ def _details(change: Change) -> Iterator[str]:
             elif diff.old is None:
                 yield f"{diff.path}: (none) -> {_value(diff.new)}"
             else:
-                yield f"{diff.path}: {_value(diff.old)} -> {_value(diff.new)}"
+                change = _set_change(diff.old, diff.new)
+                yield f"{diff.path}: {_value(diff.old)} -> {_value(diff.new)}{change}"
+
+
+def _set_change(old: Any, new: Any) -> str:
+    """For lists that compare as sets (phrases): what was added and removed."""
+    if not (isinstance(old, list) and isinstance(new, list)):
+        return ""
+    try:
+        added = [item for item in dict.fromkeys(new) if item not in set(old)]
+        removed = [item for item in dict.fromkeys(old) if item not in set(new)]
+    except TypeError:
+        return ""
+    parts = [f"+{_value(item)}" for item in added] + [f"-{_value(item)}" for item in removed]
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 def _change_lines(plan: Plan, color: bool) -> Iterator[str]:
