@@ -617,3 +617,19 @@ def test_a_server_capping_the_limit_at_twenty_after_refusing_a_hundred() -> None
 
     workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
     assert len(workflows) == 45
+
+
+def test_a_garbled_answer_to_a_read_is_read_again() -> None:
+    seen: list[httpx.Request] = []
+    transport = scripted(httpx.Response(200, text='{"data": [{"id": "a"'), page([wf(1)]), record=seen)
+    assert [w.id for w in run(call(transport, lambda api: api.list_workflows()))] == ["id1"]
+    assert len(seen) == 2
+    seen.clear()
+    with pytest.raises(ProtocolError):
+        run(
+            call(
+                scripted(httpx.Response(201, text="<html>"), record=seen),
+                lambda api: api.create_workflow({"title": "x"}),
+            )
+        )
+    assert len(seen) == 1, "a create is never sent twice"

@@ -191,7 +191,15 @@ class ApiClient:
                     continue
                 if status >= 400:
                     raise self._error(method, shown, status, headers, content, attempt + 1)
-                return self._decode(method, shown, headers, content)
+                try:
+                    return self._decode(method, shown, headers, content)
+                except ProtocolError:
+                    # A garbled answer to a read may be a passing fault: read again.
+                    if not repeatable or attempt + 1 >= attempts:
+                        raise
+                    log.info("%s %s: an answer that is not JSON, retrying", method, shown)
+                    await self._sleep(self.retry.delay(attempt))
+                    continue
             log.debug("%s %s: %s", method, shown, problem)
             if not repeatable or attempt + 1 >= attempts:
                 hint = (

@@ -88,8 +88,8 @@ def _details(change: Change) -> Iterator[str]:
             elif diff.old is None:
                 yield f"{diff.path}: (none) -> {_value(diff.new)}"
             else:
-                change = _set_change(diff.old, diff.new)
-                yield f"{diff.path}: {_value(diff.old)} -> {_value(diff.new)}{change}"
+                delta = _set_change(diff.old, diff.new)
+                yield f"{diff.path}: {_value(diff.old)} -> {_value(diff.new)}{delta}"
 
 
 def _set_change(old: Any, new: Any) -> str:
