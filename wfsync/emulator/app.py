@@ -272,7 +272,7 @@ class _Emulator:
                 self.authorize(request, scope)
                 unknown = sorted(set(request.query_params) - set(query))
                 if unknown:
-                    raise ApiError(400, *(f"query parameter {name} should not exist" for name in unknown))
+                    raise ApiError(400, *(f"query parameter {param} should not exist" for param in unknown))
                 return await handler(request)
             except ApiError as exc:
                 return self.error(exc)
