@@ -136,26 +136,17 @@ def plan(
       wfsync plan examples/ --sandbox
     """
     import os
-    from datetime import UTC, datetime
 
     from wfsync import render
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
-    from wfsync.live import plan_live
     from wfsync.plan import check_safety
 
     settings = load_settings(config_file)
     definitions = load_definitions(paths or settings.paths)
 
     async def compute(api: Any, target: Any) -> Any:
-        return await plan_live(
-            api,
-            definitions,
-            now=datetime.now(UTC),
-            prune=prune,
-            protect=settings.protect,
-            api_url=target.name,
-        )
+        return await _plan_live(api, target, definitions, settings, prune)
 
     result = call_api(
         compute, api_url=api_url, sandbox=sandbox, debug=debug, config_file=config_file, settings=settings
@@ -254,13 +245,11 @@ def apply(
     import json
     import signal
     import sys
-    from datetime import UTC, datetime
 
     from wfsync.apply import ApplyReport, apply_plan
     from wfsync.config import load_settings
     from wfsync.definitions import load_definitions
     from wfsync.errors import ConfigError
-    from wfsync.live import plan_live
     from wfsync.lock import apply_lock
     from wfsync.plan import check_safety
     from wfsync.render import render_text
@@ -297,14 +286,7 @@ def apply(
             async with connect(target, parallelism + 2) as api:
 
                 async def fresh_plan(definitions: Any) -> Any:
-                    return await plan_live(
-                        api,
-                        definitions,
-                        now=datetime.now(UTC),
-                        prune=prune,
-                        protect=settings.protect,
-                        api_url=target.name,
-                    )
+                    return await _plan_live(api, target, definitions, settings, prune)
 
                 if saved is not None:
                     await check_fresh(api, saved, target.name)
@@ -387,6 +369,17 @@ async def _smoke(api: Any, report: Any, timeout: float, parallelism: int, say: A
         )
 
     return await smoke_runs(api, targets, timeout=timeout, parallelism=parallelism, report=show)
+
+
+async def _plan_live(api: Any, target: Any, definitions: Any, settings: Any, prune: bool) -> Any:
+    """The plan of ``definitions`` against the live account, as plan and apply compute it."""
+    from datetime import UTC, datetime
+
+    from wfsync.live import plan_live
+
+    return await plan_live(
+        api, definitions, now=datetime.now(UTC), prune=prune, protect=settings.protect, api_url=target.name
+    )
 
 
 class _Progress:
