@@ -633,3 +633,19 @@ def test_a_garbled_answer_to_a_read_is_read_again() -> None:
             )
         )
     assert len(seen) == 1, "a create is never sent twice"
+
+
+def test_a_list_under_a_named_key_inside_data() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        page_number = int(request.url.params["page"])
+        items = [wf(n) for n in range((page_number - 1) * 2, min(page_number * 2, 5))]
+        return httpx.Response(
+            200, json={"status": True, "data": {"workflows": items, "pagination": {"total": 5, "limit": 2}}}
+        )
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == [f"id{n}" for n in range(5)]
+    assert len(seen) == 3, "the total inside data stopped it at page 3"

@@ -293,7 +293,7 @@ class ApiClient:
         except shapes.ShapeError as exc:
             raise ProtocolError(method, path, 200, [str(exc)]) from None
 
-    async def _pages(self, path: str) -> list[Mapping[str, Any]]:
+    async def _pages(self, path: str, name: str) -> list[Mapping[str, Any]]:
         """Every item of a paginated listing, in order, each once.
 
         Page 1 tells the page size the server really serves (it may cap ``limit``) and,
@@ -304,7 +304,7 @@ class ApiClient:
         async def fetch(page: int, limit: int | None) -> tuple[list[Any], int | None]:
             params = {"page": page, "limit": limit} if limit else None
             payload = await self.request("GET", path, params=params)
-            items = shapes.unwrap(payload)
+            items = shapes.unwrap(payload, lists=(name,))
             if not isinstance(items, list):
                 shown = path + (f"?page={page}&limit={limit}" if limit else "")
                 raise ProtocolError("GET", shown, 200, [f"expected a list, got {type(items).__name__}"])
@@ -354,7 +354,7 @@ class ApiClient:
         """Every live workflow, through every page (duplicates by id dropped)."""
         path = "/v1/workflows"
         seen: dict[str, LiveWorkflow] = {}
-        for raw in await self._pages(path):
+        for raw in await self._pages(path, "workflows"):
             workflow = self._read("GET", path, shapes.workflow_from, raw)
             seen.setdefault(workflow.id, workflow)
         return list(seen.values())
@@ -405,7 +405,7 @@ class ApiClient:
 
     async def list_jobs(self, workflow_id: str) -> list[Job]:
         path = f"/v1/workflows/{workflow_id}/jobs"
-        return [self._read("GET", path, shapes.job_from, raw) for raw in await self._pages(path)]
+        return [self._read("GET", path, shapes.job_from, raw) for raw in await self._pages(path, "jobs")]
 
     async def get_job(self, job_id: str) -> Job:
         path = f"/v1/workflows/jobs/{job_id}"

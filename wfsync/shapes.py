@@ -119,16 +119,24 @@ def identity(raw: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
-def unwrap(payload: Any) -> Any:
-    """The object or list inside an envelope (``data``, ``items``, ``results``, ``docs``)."""
-    for _ in range(2):  # {"data": {"items": [...]}} is seen in the wild
+# Where an envelope may hold its list or object, in the order they are looked for.
+ENVELOPE_KEYS = ("data", "items", "results", "docs")
+
+
+def unwrap(payload: Any, *, lists: tuple[str, ...] = ()) -> Any:
+    """The object or list inside an envelope (``data``, ``items``, ``results``, ``docs``),
+    nested at most twice. For a listing, ``lists`` names further keys that may hold the list
+    itself (``{"data": {"workflows": [...]}}``); only a list is taken from them, since a single
+    object may have a field of that name (a summary's ``jobs``)."""
+    for _ in range(2):
         if isinstance(payload, Mapping):
-            for name in ("data", "items", "results", "docs"):
+            for name in ENVELOPE_KEYS:
                 if isinstance(payload.get(name), list | Mapping):
                     payload = payload[name]
                     break
             else:
-                return payload
+                named = next((payload[n] for n in lists if isinstance(payload.get(n), list)), None)
+                return named if named is not None else payload
     return payload
 
 
@@ -137,6 +145,9 @@ def total(payload: Any) -> int | None:
     containers = [payload]
     if isinstance(payload, Mapping):
         containers += [payload.get(name) for name in ("pagination", "meta", "data", "page_info")]
+        inner = payload.get("data")
+        if isinstance(inner, Mapping):  # {"data": {"workflows": [...], "pagination": {"total": 9}}}
+            containers += [inner.get(name) for name in ("pagination", "meta", "page_info")]
     for container in containers:
         if isinstance(container, Mapping):
             for name in ("total", "totalCount", "total_count", "totalItems", "totalDocs"):
