@@ -192,7 +192,7 @@ class ApiClient:
                 if status >= 400:
                     raise self._error(method, shown, status, headers, content, attempt + 1)
                 try:
-                    return self._decode(method, shown, headers, content)
+                    return self._decode(method, shown, status, headers, content)
                 except ProtocolError:
                     # A garbled answer to a read may be a passing fault: read again.
                     if not repeatable or attempt + 1 >= attempts:
@@ -273,7 +273,7 @@ class ApiClient:
             return ServerError(method, path, status, messages, hint=after if attempts > 1 else "")
         return RequestError(method, path, status, messages)
 
-    def _decode(self, method: str, path: str, headers: httpx.Headers, content: bytes) -> Any:
+    def _decode(self, method: str, path: str, status: int, headers: httpx.Headers, content: bytes) -> Any:
         if not content.strip():
             return None
         try:
@@ -281,7 +281,9 @@ class ApiClient:
         except ValueError:
             kind = headers.get("content-type", "unknown type").split(";")[0]
             start = self._redact(content[:60].decode("utf-8", "replace"))
-            raise ProtocolError(method, path, 200, [f"the answer is not JSON ({kind}): {start!r}"]) from None
+            raise ProtocolError(
+                method, path, status, [f"the answer is not JSON ({kind}): {start!r}"]
+            ) from None
 
     # -- answer shapes -----------------------------------------------------------------------
 

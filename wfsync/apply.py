@@ -193,7 +193,7 @@ class _Applier:
             by_title: dict[str, list[str]] = {}
             for workflow in live:
                 by_title.setdefault(workflow.title, []).append(workflow.id)
-            again = []
+            again: list[Change] = []
             for change in uncertain:
                 found = by_title.get(change.title, [])
                 if len(found) == 1:
@@ -256,38 +256,38 @@ class _Applier:
         return None
 
     async def settle_schedules(self, uncertain: list[tuple[Change, str]]) -> None:
-        """Check each workflow whose schedule answer was lost; schedule again what is missing."""
-        from wfsync.definitions import utc_instant
+        """Check the jobs of each workflow whose schedule answer was lost (one listing per
+        workflow, concurrently); schedule again what is missing."""
+        from wfsync.live import read_jobs
 
         for round_ in range(LOOKUP_ROUNDS):
             if not uncertain:
                 return
-            again = []
-            for workflow_id in dict.fromkeys(w for _, w in uncertain):
-                try:
-                    jobs = await self.api.list_jobs(workflow_id)
-                except ApiError as exc:
-                    for change, w in uncertain:
-                        if w == workflow_id:
-                            self.finish(
-                                change, "failed", f"its answer was lost and the check failed: {exc}", w
-                            )
-                    continue
-                pending = {utc_instant(j.at) for j in jobs if j.status == "scheduled" and j.at}
-                for change, w in uncertain:
-                    if w != workflow_id:
-                        continue
-                    assert isinstance(change, ScheduleRun)
-                    if change.instant in pending:
-                        self.finish(change, "done", "its answer was lost; found among the jobs", w)
-                    else:
-                        again.append(change)
+            try:
+                jobs = await read_jobs(self.api, [workflow_id for _, workflow_id in uncertain])
+            except ApiError as exc:
+                for change, workflow_id in uncertain:
+                    self.finish(
+                        change, "failed", f"its answer was lost and the check failed: {exc}", workflow_id
+                    )
+                return
+            again: list[tuple[Change, str]] = []
+            for change, workflow_id in uncertain:
+                assert isinstance(change, ScheduleRun)
+                pending = {job.instant for job in jobs[workflow_id] if job.status == "scheduled"}
+                if change.instant in pending:
+                    self.finish(change, "done", "its answer was lost; found among the jobs", workflow_id)
+                else:
+                    again.append((change, workflow_id))
             if round_ + 1 < LOOKUP_ROUNDS:
-                uncertain = [r for r in await self.phase(again, self.schedule) if r is not None]
+                retried = await self.phase([change for change, _ in again], self.schedule)
+                uncertain = [lost for lost in retried if lost is not None]
             else:
-                uncertain = [(c, c.workflow_id or self.created.get(c.title, "")) for c in again]
-        for change, w in uncertain:
-            self.finish(change, "failed", f"no answer to the schedule after {LOOKUP_ROUNDS} tries", w)
+                uncertain = again
+        for change, workflow_id in uncertain:
+            self.finish(
+                change, "failed", f"no answer to the schedule after {LOOKUP_ROUNDS} tries", workflow_id
+            )
 
     # -- the whole plan -----------------------------------------------------------------------
 

@@ -21,12 +21,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from wfsync import schema
 from wfsync.errors import WfsyncError
+from wfsync.schema import utc_instant
 from wfsync.yamlsource import Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "find_files",
     "load_definitions",
     "platform_timezone",
-    "utc_instant",
 ]
 
 # The fields of a definition that form the workflow body sent to the API.
@@ -97,12 +97,6 @@ def platform_timezone(name: str, at: datetime) -> tuple[str, str | None]:
     if platform not in PLATFORM_ZONES:
         return name, f"{name} is UTC{sign}{hours} at {utc_instant(at)}, beyond the platform's zones"
     return platform, None
-
-
-def utc_instant(moment: datetime) -> str:
-    """``moment`` in UTC as the platform writes instants: ``2027-07-01T08:00:00.000Z``."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -272,13 +266,10 @@ def _definition(
         body={key: entry[key] for key in BODY_FIELDS if key in entry},
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
-        former_titles=tuple(
-            title
-            for title in (entry.get("lifecycle") or {}).get("formerTitles") or ()
-            if isinstance(title, str)
-        )
-        if not broken.within((*base, "lifecycle"))
-        else (),
+        # The schema passed the lifecycle unless it is broken: a list of titles.
+        former_titles=()
+        if broken.within((*base, "lifecycle"))
+        else tuple(entry.get("lifecycle", {}).get("formerTitles", ())),
         secrets=body_secrets,
     )
     return definition, problems

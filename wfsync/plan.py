@@ -32,8 +32,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from wfsync.config import Safety
-from wfsync.definitions import BODY_FIELDS, Definition, Schedule, utc_instant
+from wfsync.definitions import BODY_FIELDS, Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
+from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = [
     "ACTIONS",
@@ -257,13 +258,13 @@ def _same(path: tuple[str, ...], old: Any, new: Any) -> bool:
 def _diffs(
     live: Mapping[str, Any], desired: Mapping[str, Any], secrets: Iterable[PathKey]
 ) -> list[FieldDiff]:
-    secret_roots = {tuple(p[:2]) for p in secrets} | {tuple(p[:1]) for p in secrets}
+    # A field any part of which came from the environment is shown as sensitive, whole.
+    secret_fields = {path[0] for path in secrets}
     diffs = []
     for path in LEAVES:
         old, new = _leaf(live, path), _leaf(desired, path)
         if not _same(path, old, new):
-            sensitive = path in secret_roots or path[:1] in secret_roots
-            diffs.append(FieldDiff(".".join(path), old, new, sensitive))
+            diffs.append(FieldDiff(".".join(path), old, new, path[0] in secret_fields))
     return diffs
 
 
@@ -283,12 +284,14 @@ def fingerprint(
 @dataclass(frozen=True)
 class _Match:
     definition: Definition
-    live: Any  # LiveWorkflow | None
+    live: LiveWorkflow | None
     renamed_from: str | None = None
 
 
-def _match(definitions: Sequence[Definition], workflows: Sequence[Any]) -> tuple[list[_Match], list[str]]:
-    by_title: dict[str, list[Any]] = {}
+def _match(
+    definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]
+) -> tuple[list[_Match], list[str]]:
+    by_title: dict[str, list[LiveWorkflow]] = {}
     for workflow in workflows:
         by_title.setdefault(workflow.title, []).append(workflow)
     matches, problems = [], []
@@ -319,7 +322,7 @@ def _match(definitions: Sequence[Definition], workflows: Sequence[Any]) -> tuple
     return matches, problems
 
 
-def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[Any]) -> list[str]:
+def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]) -> list[str]:
     """The ids of the live workflows whose jobs the plan must read: those matched by a
     definition that manages schedules."""
     managing = [d for d in definitions if d.schedules is not None]
@@ -333,7 +336,7 @@ def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[Any]) -> 
 
 
 def _schedule_changes(
-    match: _Match, jobs: Sequence[Any], now: datetime
+    match: _Match, jobs: Sequence[Job], now: datetime
 ) -> tuple[list[Change], list[str], list[str]]:
     """(changes, warnings, pending instants) for one definition that manages schedules."""
     definition = match.definition
@@ -351,7 +354,7 @@ def _schedule_changes(
     wanted = {s.instant for s in definition.schedules}
     live_id = match.live.id if match.live is not None else None
     scheduled = [j for j in jobs if j.status == "scheduled"]
-    pending = [_instant(j) for j in scheduled]
+    pending = [str(j.instant) for j in scheduled]
     counted = Counter(pending)
     extra = [instant for instant in pending if instant not in wanted or counted[instant] > 1]
     changes: list[Change] = []
@@ -378,17 +381,13 @@ def _schedule_changes(
     return changes, warnings, pending
 
 
-def _instant(job: Any) -> str:
-    return utc_instant(job.at) if job.at is not None else str(job.scheduled_date)
-
-
 # -- the plan ----------------------------------------------------------------------------------
 
 
 def compute_plan(
     definitions: Sequence[Definition],
-    workflows: Sequence[Any],
-    jobs: Mapping[str, Sequence[Any]],
+    workflows: Sequence[LiveWorkflow],
+    jobs: Mapping[str, Sequence[Job]],
     *,
     now: datetime,
     prune: bool = False,

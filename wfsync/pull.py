@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from wfsync.definitions import BODY_FIELDS, utc_instant
+from wfsync.definitions import BODY_FIELDS
+from wfsync.schema import utc_instant
 from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = ["definition_files", "file_name"]

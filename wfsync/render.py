@@ -66,7 +66,7 @@ def _head(change: Change) -> str:
 
 def _details(change: Change) -> Iterator[str]:
     if isinstance(change, Create):
-        secret = {".".join(map(str, p[:2])) for p in change.secrets} | {str(p[0]) for p in change.secrets}
+        secret_fields = {str(path[0]) for path in change.secrets}
         for name in ("title", "callbackUrl", "webhook", "endCall"):
             if name not in change.body:
                 continue
@@ -77,7 +77,7 @@ def _details(change: Change) -> Iterator[str]:
             )
             for leaf, value in leaves:
                 path = f"{name}.{leaf}" if leaf else name
-                shown = "(sensitive)" if path in secret or name in secret else _value(value)
+                shown = "(sensitive)" if name in secret_fields else _value(value)
                 yield f"{path}: {shown}"
     elif isinstance(change, Update):
         for diff in change.diffs:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wfsync.definitions import expand, utc_instant
+from wfsync.definitions import expand
 from wfsync.errors import ConfigError, WfsyncError
 from wfsync.plan import (
     Cancel,
@@ -151,11 +151,7 @@ def stale_workflows(
             continue
         pending = None
         if planned.schedules:
-            pending = [
-                utc_instant(j.at) if j.at else str(j.scheduled_date)
-                for j in jobs.get(live.id, ())
-                if j.status == "scheduled"
-            ]
+            pending = [str(j.instant) for j in jobs.get(live.id, ()) if j.status == "scheduled"]
         if fingerprint(live.body, live.id, pending).digest != planned.digest:
             changed.append(f"{title!r} ({planned.workflow_id}) changed")
     return changed

@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ __all__ = [
     "is_valid",
     "load",
     "parse_instant",
+    "utc_instant",
     "validate",
 ]
 
@@ -61,6 +62,13 @@ def parse_instant(value: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def utc_instant(moment: datetime) -> str:
+    """``moment`` in UTC as the platform writes instants: ``2027-07-01T08:00:00.000Z``."""
+    utc = moment.astimezone(UTC)
+    # strftime's %Y does not pad years before 1000, which ISO-8601 requires.
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def is_http_url(value: str) -> bool:

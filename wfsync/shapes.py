@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from wfsync.schema import parse_instant
+from wfsync.schema import parse_instant, utc_instant
 
 __all__ = [
     "JOB_STATUSES",
@@ -80,6 +80,11 @@ class Job:
     finished_at: str | None = None
     error: str | None = None
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def instant(self) -> str | None:
+        """When it is scheduled for, in the platform's UTC form (as sent if unparsable)."""
+        return utc_instant(self.at) if self.at is not None else self.scheduled_date
 
 
 def project_body(raw: Mapping[str, Any]) -> dict[str, Any]:

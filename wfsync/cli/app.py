@@ -135,14 +135,9 @@ def github_escape(text: str, *, property_value: bool = False) -> str:
 
 
 def write_file(path: str, text: str, *, append: bool = False) -> None:
-    try:
-        with open(path, "a" if append else "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise WfsyncError(f"cannot write {path}: {exc.strerror}") from exc
-
-
-T = TypeVar("T")
+    """Write (or append) a text file; an OSError becomes a one-line error in reports_errors."""
+    with open(path, "a" if append else "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def connect(target: Any, connections: int = 20) -> Any:
@@ -171,15 +166,24 @@ def call_api(
     config_file: str | None,
     connections: int = 20,
     settings: Any = None,
+    hold: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """Run ``await action(api, target)`` against the configured API (or the sandbox)."""
+    """Run ``await action(api, target)`` against the configured API (or the sandbox).
+
+    ``hold(target)``, when given, is a context manager held around the whole run (apply's
+    lock: it must name the API before any request is made).
+    """
     import asyncio
+    import contextlib
 
     from wfsync.config import load_settings
     from wfsync.target import open_target
 
     settings = settings or load_settings(config_file)
-    with open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target:
+    with (
+        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target,
+        hold(target) if hold else contextlib.nullcontext(),
+    ):
         setup_logging(debug, target.key)
 
         async def run() -> Any:

@@ -10,16 +10,19 @@ from wfsync.cli.app import (
     api_options,
     call_api,
     config_option,
-    connect,
     count,
     github_escape,
     main,
     reports_errors,
-    setup_logging,
     use_color,
     write_file,
 )
 from wfsync.errors import WfsyncError
+
+PRUNE = click.option(
+    "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
+)
+FORCE = click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
 
 
 @main.command()
@@ -97,10 +100,8 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
-)
-@click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
+@PRUNE
+@FORCE
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the plan as markdown for a pull-request comment.")
 @click.option(
@@ -170,10 +171,8 @@ def plan(
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
-)
-@click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
+@PRUNE
+@FORCE
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when not on a terminal).")
 @click.option(
     "--plan",
@@ -254,7 +253,6 @@ def apply(
     from wfsync.plan import check_safety
     from wfsync.render import render_text
     from wfsync.saved import check_fresh, load_plan
-    from wfsync.target import open_target
 
     settings = load_settings(config_file)
     out = sys.stderr if as_json else sys.stdout
@@ -269,58 +267,54 @@ def apply(
     if not auto_approve and not interactive:
         raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
 
-    with (
-        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target,
-        apply_lock(
+    def lock(target: Any) -> Any:
+        return apply_lock(
             target.name,
             timeout=lock_timeout,
             on_wait=lambda holder: say(f"Waiting for another apply against {target.name} ({holder})…"),
             on_unavailable=lambda reason: say(
                 f"Warning: applying without the lock against parallel applies: {reason}"
             ),
-        ),
-    ):
-        setup_logging(debug, target.key)
+        )
 
-        async def run() -> Any:
-            async with connect(target, parallelism + 2) as api:
+    async def run(api: Any, target: Any) -> Any:
+        if saved is not None:
+            await check_fresh(api, saved, target.name)
+            plan = saved
+        else:
+            plan = await _plan_live(api, target, definitions, settings, prune)
+        click.echo(render_text(plan, color=color), file=out, nl=False)
+        if not force:
+            check_safety(plan, settings.safety)
+        if plan.empty:
+            return None, None, None
+        if not auto_approve:
+            count = len(plan.changes)
+            prompt = f"Apply these {count} change{'s' * (count != 1)} to {target.name}?"
+            if not await asyncio.to_thread(click.confirm, prompt, err=as_json):
+                raise ConfigError("apply cancelled: nothing was changed")
+        progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
+        report = await apply_plan(
+            api, plan, parallelism=parallelism, report=progress.step, stop_on=(signal.SIGTERM, signal.SIGINT)
+        )
+        progress.close()
+        smoked = await _smoke(api, report, smoke_timeout, parallelism, say) if smoke else None
+        remaining = None
+        if verify:
+            again = definitions or load_definitions(paths or settings.paths)
+            remaining = await _plan_live(api, target, again, settings, prune)
+        return report, remaining, smoked
 
-                async def fresh_plan(definitions: Any) -> Any:
-                    return await _plan_live(api, target, definitions, settings, prune)
-
-                if saved is not None:
-                    await check_fresh(api, saved, target.name)
-                    plan = saved
-                else:
-                    plan = await fresh_plan(definitions)
-                click.echo(render_text(plan, color=color), file=out, nl=False)
-                if not force:
-                    check_safety(plan, settings.safety)
-                if plan.empty:
-                    return None, None, None
-                if not auto_approve:
-                    count = len(plan.changes)
-                    prompt = f"Apply these {count} change{'s' * (count != 1)} to {target.name}?"
-                    if not await asyncio.to_thread(click.confirm, prompt, err=as_json):
-                        raise ConfigError("apply cancelled: nothing was changed")
-                progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
-                report = await apply_plan(
-                    api,
-                    plan,
-                    parallelism=parallelism,
-                    report=progress.step,
-                    stop_on=(signal.SIGTERM, signal.SIGINT),
-                )
-                progress.close()
-                smoked = None
-                if smoke:
-                    smoked = await _smoke(api, report, smoke_timeout, parallelism, say)
-                remaining = None
-                if verify:
-                    remaining = await fresh_plan(definitions or load_definitions(paths or settings.paths))
-                return report, remaining, smoked
-
-        report, remaining, smoked = asyncio.run(run())
+    report, remaining, smoked = call_api(
+        run,
+        api_url=api_url,
+        sandbox=sandbox,
+        debug=debug,
+        config_file=config_file,
+        connections=parallelism + 2,
+        settings=settings,
+        hold=lock,
+    )
     if report is None:  # the plan, printed above, said there is nothing to do
         if as_json:
             click.echo(json.dumps(ApplyReport().data, indent=2))

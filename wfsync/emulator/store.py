@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wfsync.emulator.simulate import simulate_run
+from wfsync.schema import utc_instant
 
 __all__ = ["PENDING", "JobTiming", "Store", "format_instant"]
 
@@ -79,9 +80,8 @@ class JobTiming:
 def format_instant(epoch: float) -> str:
     """An epoch as the platform's instant form, ``2027-07-01T09:00:00.000Z``."""
     millis = round(epoch * 1000)  # whole milliseconds, so float error never shows
-    moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
-    # strftime's %Y does not pad years before 1000, which ISO-8601 requires.
-    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+    moment = datetime.fromtimestamp(millis // 1000, tz=UTC).replace(microsecond=millis % 1000 * 1000)
+    return utc_instant(moment)
 
 
 class Store:
