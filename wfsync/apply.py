@@ -9,8 +9,9 @@ Phases, each concurrent up to ``parallelism`` requests:
 4. deletes, last.
 
 A schedule whose workflow failed to be created, or whose cancel failed, is skipped and
-reported as such; every other change runs whatever else failed. A 409 Conflict on a
-create (a server that keeps titles unique) is looked up like a lost answer.
+reported as such; every other change runs whatever else failed. Each change names the
+changes it waits for by their keys (``Change.after``). A 409 Conflict (or any 4xx) on a
+create is the server's refusal: it is reported with the server's reason, never sent again.
 
 Creates are not idempotent. When a create's answer is lost (a timeout, a dropped
 connection, a 5xx, a garbled answer) the server may have acted, so the create is not
@@ -32,16 +33,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wfsync.api import ApiClient
+from wfsync.changes import Change, Create, Key, ScheduleRun, Update
 from wfsync.errors import (
     ApiError,
     ForbiddenError,
     NotFoundError,
     ProtocolError,
-    RequestError,
     ServerError,
     TransportError,
 )
-from wfsync.plan import Change, Create, Plan, ScheduleRun, Update
+from wfsync.live import read_jobs
+from wfsync.plan import Plan
 
 __all__ = ["DEFAULT_PARALLELISM", "LOOKUP_ROUNDS", "ApplyReport", "Outcome", "apply_plan"]
 
@@ -114,8 +116,8 @@ class _Applier:
         self.api = api
         self.gate = asyncio.Semaphore(max(1, parallelism))
         self.report = report
-        self.outcomes: dict[int, Outcome] = {}
-        self.created: dict[str, str] = {}  # title -> id of the workflow created for it
+        self.outcomes: dict[Key, Outcome] = {}
+        self.created: dict[Key, str] = {}  # a create's key -> the id of the workflow it made
         self.forbidden: ForbiddenError | None = None  # a 403: every other write would get one too
         self.stopping = False  # asked to stop (SIGTERM, Ctrl-C): start nothing new
 
@@ -127,12 +129,27 @@ class _Applier:
         self, change: Change, status: Status, detail: str = "", workflow_id: str | None = None
     ) -> Outcome:
         outcome = Outcome(change, status, detail, workflow_id)
-        self.outcomes[id(change)] = outcome
+        self.outcomes[change.key] = outcome
         self.report(outcome)
         return outcome
 
-    def succeeded(self, change: Change | None) -> bool:
-        return change is None or (id(change) in self.outcomes and self.outcomes[id(change)].status == "done")
+    def blocked(self, change: Change) -> str | None:
+        """Why ``change`` cannot run (a change it waits for did not succeed), or None."""
+        for key in change.after:
+            outcome = self.outcomes.get(key)
+            if outcome is not None and outcome.status == "done":
+                continue
+            if key.action == "create":
+                return "its workflow was not created"
+            failed = outcome is not None and outcome.status == "failed"
+            return f"the {key.action} before it {'failed' if failed else 'did not run'}"
+        return None
+
+    def workflow_of(self, change: Change) -> str | None:
+        """The id of the workflow ``change`` acts on: live, or made by this apply."""
+        if change.workflow_id is not None:
+            return change.workflow_id
+        return self.created.get(Key("create", None, change.title))
 
     async def limited(self, change: Change, step: Callable[[Change], Awaitable[Any]]) -> Any:
         async with self.gate:
@@ -153,8 +170,7 @@ class _Applier:
                 self.forbidden = exc
                 self.finish(change, "failed", str(exc), change.workflow_id)
             except ApiError as exc:  # refused: the server's reason is the report
-                workflow_id = change.workflow_id or self.created.get(change.title)
-                self.finish(change, "failed", str(exc), workflow_id)
+                self.finish(change, "failed", str(exc), self.workflow_of(change))
             return None
 
     async def phase(self, changes: Sequence[Change], step: Callable[[Change], Awaitable[Any]]) -> list[Any]:
@@ -169,11 +185,9 @@ class _Applier:
             created = await self.api.create_workflow(change.body)
         except UNCERTAIN:
             return change
-        except RequestError as exc:
-            if exc.status != 409:
-                raise
-            return change  # a server that keeps titles unique says it exists: look it up
-        self.created[change.title] = created.id
+        # Any 4xx (409 included: a server keeping titles unique) is the server's refusal and
+        # propagates as such; it is never sent again nor looked up as a lost answer.
+        self.created[change.key] = created.id
         self.finish(change, "done", f"id {created.id}", created.id)
         return None
 
@@ -197,7 +211,7 @@ class _Applier:
             for change in uncertain:
                 found = by_title.get(change.title, [])
                 if len(found) == 1:
-                    self.created[change.title] = found[0]
+                    self.created[change.key] = found[0]
                     self.finish(
                         change, "done", f"id {found[0]} (its answer was lost; found in the listing)", found[0]
                     )
@@ -244,7 +258,7 @@ class _Applier:
     async def schedule(self, change: Change) -> tuple[Change, str] | None:
         """Schedule; returns (change, workflow id) when its answer was lost."""
         assert isinstance(change, ScheduleRun)
-        workflow_id = change.workflow_id or self.created.get(change.title)
+        workflow_id = self.workflow_of(change)
         if workflow_id is None:
             self.finish(change, "skipped", "its workflow was not created")
             return None
@@ -258,8 +272,6 @@ class _Applier:
     async def settle_schedules(self, uncertain: list[tuple[Change, str]]) -> None:
         """Check the jobs of each workflow whose schedule answer was lost (one listing per
         workflow, concurrently); schedule again what is missing."""
-        from wfsync.live import read_jobs
-
         for round_ in range(LOOKUP_ROUNDS):
             if not uncertain:
                 return
@@ -292,28 +304,32 @@ class _Applier:
     # -- the whole plan -----------------------------------------------------------------------
 
     async def run(self, plan: Plan) -> ApplyReport:
-        by_action: dict[str, list[Change]] = {action: [] for action in PAST}
-        for change in plan.changes:
-            by_action[change.action].append(change)
-        lost: list[Change | None]
-        lost, _ = await asyncio.gather(
-            self.phase(by_action["create"], self.create), self.phase(by_action["update"], self.update)
-        )
-        await self.settle_creates([c for c in lost if c is not None])
-        await self.phase(by_action["cancel"], self.cancel)
-        creates_by_title = {c.title: c for c in by_action["create"]}
-        cancels_by_title = {c.title: c for c in by_action["cancel"]}
-        ready = []
-        for change in by_action["schedule"]:
-            if not self.succeeded(creates_by_title.get(change.title)):
-                self.finish(change, "skipped", "its workflow was not created")
-            elif not self.succeeded(cancels_by_title.get(change.title)):
-                self.finish(change, "skipped", "the cancel before it failed", change.workflow_id)
-            else:
-                ready.append(change)
-        await self.settle_schedules([r for r in await self.phase(ready, self.schedule) if r is not None])
-        await self.phase(by_action["delete"], self.delete)
-        return ApplyReport([self.outcomes[id(change)] for change in plan.changes])
+        for phase in sorted({change.phase for change in plan.changes}):
+            ready: dict[str, list[Change]] = {}
+            for change in plan.changes:
+                if change.phase != phase:
+                    continue
+                reason = self.blocked(change)
+                if reason:
+                    self.finish(change, "skipped", reason, self.workflow_of(change))
+                else:
+                    ready.setdefault(change.action, []).append(change)
+            await asyncio.gather(*(self.step(action, changes) for action, changes in ready.items()))
+        return ApplyReport([self.outcomes[change.key] for change in plan.changes])
+
+    async def step(self, action: str, changes: list[Change]) -> None:
+        """Carry out one phase's changes of one action, and settle lost answers."""
+        if action == "create":
+            lost = await self.phase(changes, self.create)
+            await self.settle_creates([c for c in lost if c is not None])
+        elif action == "schedule":
+            await self.settle_schedules(
+                [r for r in await self.phase(changes, self.schedule) if r is not None]
+            )
+        else:
+            await self.phase(
+                changes, {"update": self.update, "cancel": self.cancel, "delete": self.delete}[action]
+            )
 
 
 async def apply_plan(

@@ -27,35 +27,27 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
+from wfsync.body import FieldDiff
+from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, PathKey, ScheduleRun, Update
 from wfsync.config import Safety
 from wfsync.definitions import BODY_FIELDS, Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
 from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = [
-    "ACTIONS",
-    "Cancel",
-    "Change",
-    "Create",
-    "Delete",
-    "FieldDiff",
-    "Fingerprint",
     "LiveRef",
     "Plan",
-    "ScheduleRun",
-    "Update",
+    "Selection",
     "check_safety",
     "compute_plan",
-    "fingerprint",
     "jobs_needed",
+    "live_digest",
 ]
 
-# The order actions are listed in for one workflow, and counted in.
-ACTIONS = ("create", "update", "cancel", "schedule", "delete")
 # The fields compared, as paths into a body.
 LEAVES: tuple[tuple[str, ...], ...] = (
     ("title",),
@@ -63,129 +55,36 @@ LEAVES: tuple[tuple[str, ...], ...] = (
     ("webhook", "url"),
     ("endCall", "phrases"),
 )
-SENSITIVE = "(sensitive)"
-ABSENT = "absent"
-
-PathKey = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
-class FieldDiff:
-    """One managed field that differs: where, what it is, what it will be."""
+class Selection:
+    """The workflows a run may touch, by title glob: ``--only``/``--exclude`` and an
+    environment's own ``only`` (``within``). Nothing outside it is created, changed,
+    scheduled, cancelled or deleted."""
 
-    path: str
-    old: Any
-    new: Any
-    sensitive: bool = False
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    within: tuple[str, ...] = ()
+
+    def covers(self, title: str) -> bool:
+        return (
+            _any_glob(title, self.only, default=True)
+            and _any_glob(title, self.within, default=True)
+            and not _any_glob(title, self.exclude, default=False)
+        )
 
     @property
-    def data(self) -> dict[str, Any]:
-        shown = (SENSITIVE, SENSITIVE) if self.sensitive else (self.old, self.new)
-        return {"path": self.path, "old": shown[0], "new": shown[1], "sensitive": self.sensitive}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One API call the plan makes; ``data`` is its JSON form."""
-
-    action: ClassVar[str] = ""
-    title: str
-    workflow_id: str | None = None
+    def everything(self) -> bool:
+        return not (self.only or self.exclude or self.within)
 
     @property
-    def data(self) -> dict[str, Any]:
-        return {"action": self.action, "title": self.title, "id": self.workflow_id}
+    def data(self) -> dict[str, list[str]]:
+        return {"only": list(self.only), "exclude": list(self.exclude), "within": list(self.within)}
 
 
-def _templated(body: Mapping[str, Any], secrets: Mapping[PathKey, str]) -> dict[str, Any]:
-    """``body`` with each value from the environment replaced by its ``${NAME}`` text."""
-    result: dict[str, Any] = json.loads(json.dumps(body))
-    for path, written in secrets.items():
-        node: Any = result
-        for part in path[:-1]:
-            node = node[part]
-        node[path[-1]] = written
-    return result
-
-
-@dataclass(frozen=True)
-class Create(Change):
-    action: ClassVar[str] = "create"
-    body: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    secrets: Mapping[PathKey, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return super().data | {
-            "body": _templated(self.body, self.secrets),
-            "sensitive": sorted(".".join(map(str, p)) for p in self.secrets),
-        }
-
-
-@dataclass(frozen=True)
-class Update(Change):
-    action: ClassVar[str] = "update"
-    patch: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    diffs: tuple[FieldDiff, ...] = ()
-    former_title: str | None = None
-    secrets: Mapping[PathKey, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        patch_secrets = {p: w for p, w in self.secrets.items() if self.patch.get(str(p[0])) is not None}
-        return super().data | {
-            "patch": _templated(self.patch, patch_secrets),
-            "sensitive": sorted(".".join(map(str, p)) for p in patch_secrets),
-            "diffs": [diff.data for diff in self.diffs],
-            "renamed_from": self.former_title,
-        }
-
-
-@dataclass(frozen=True)
-class Delete(Change):
-    action: ClassVar[str] = "delete"
-
-
-@dataclass(frozen=True)
-class ScheduleRun(Change):
-    """Schedule a one-shot run (``workflow_id`` None: the workflow is created first)."""
-
-    action: ClassVar[str] = "schedule"
-    instant: str = ""
-    timezone: str = "GMT"
-    zone: str | None = None  # the IANA zone the definition gave, when it did
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return super().data | {"scheduledDate": self.instant, "timezone": self.timezone, "zone": self.zone}
-
-
-@dataclass(frozen=True)
-class Cancel(Change):
-    """Cancel every pending run of a workflow (the only cancel the platform has)."""
-
-    action: ClassVar[str] = "cancel"
-    pending: tuple[str, ...] = ()  # the instants of the scheduled runs it cancels
-    reason: str = ""
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return super().data | {"pending": list(self.pending), "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """The live state one workflow was planned against: which workflow (None: none may
-    exist under the title), a digest of its managed fields, and whether its pending
-    schedules were part of it."""
-
-    workflow_id: str | None
-    digest: str
-    schedules: bool = False
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return {"id": self.workflow_id, "digest": self.digest, "schedules": self.schedules}
+def _any_glob(title: str, globs: Sequence[str], *, default: bool) -> bool:
+    return any(fnmatch.fnmatchcase(title, glob) for glob in globs) if globs else default
 
 
 @dataclass(frozen=True)
@@ -200,15 +99,18 @@ class LiveRef:
 
 @dataclass(frozen=True)
 class Plan:
-    """What would change, and what was seen but left alone. Its ``data`` is the JSON plan."""
+    """What would change in one account, and what was seen but left alone. Its ``data`` is
+    the JSON plan; ``options`` records how it was computed (prune, selection)."""
 
     changes: tuple[Change, ...]
     unmanaged: tuple[LiveRef, ...] = ()
     protected: tuple[LiveRef, ...] = ()
     warnings: tuple[str, ...] = ()
-    fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)  # by title
     live_count: int = 0
     api_url: str | None = None
+    environment: str | None = None
+    prune: bool = False
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -224,13 +126,15 @@ class Plan:
         return {
             "format_version": 1,
             "api_url": self.api_url,
+            "environment": self.environment,
+            "prune": self.prune,
+            "selection": self.selection.data,
             "live_count": self.live_count,
             "counts": self.counts,
             "changes": [change.data for change in self.changes],
             "unmanaged": [ref.data for ref in self.unmanaged],
             "protected": [ref.data for ref in self.protected],
             "warnings": list(self.warnings),
-            "fingerprints": {key: print_.data for key, print_ in sorted(self.fingerprints.items())},
         }
 
 
@@ -268,14 +172,17 @@ def _diffs(
     return diffs
 
 
-def fingerprint(
-    body: Mapping[str, Any], workflow_id: str, pending: Sequence[str] | None = None
-) -> Fingerprint:
-    """The fingerprint of a live workflow (and of its pending schedules, when given)."""
-    state = {"id": workflow_id, "body": body, "pending": sorted(pending) if pending is not None else None}
+def live_digest(workflow: LiveWorkflow, pending: Sequence[str] | None = None) -> str:
+    """A digest of the live state a change is computed from: the workflow's id and managed
+    fields, and its pending schedules when they are managed. A saved plan and a fresh one
+    agree on it only if that state did not move in between."""
+    state = {
+        "id": workflow.id,
+        "body": workflow.body,
+        "pending": sorted(pending) if pending is not None else None,
+    }
     canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:20]
-    return Fingerprint(workflow_id, digest, pending is not None)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
 # -- matching ----------------------------------------------------------------------------------
@@ -301,7 +208,8 @@ def _match(
             ids = ", ".join(w.id for w in same)
             problems.append(
                 f"{definition.location}: {len(same)} live workflows are titled {definition.title!r} "
-                f"(ids {ids}); wfsync never picks one: delete or rename the extra by hand"
+                f"(ids {ids}); wfsync never picks one: rename the extra by hand or delete it "
+                f"with `wfsync delete --id {same[-1].id}`"
             )
             continue
         if same:
@@ -322,10 +230,13 @@ def _match(
     return matches, problems
 
 
-def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]) -> list[str]:
+def jobs_needed(
+    definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow], selection: Selection | None = None
+) -> list[str]:
     """The ids of the live workflows whose jobs the plan must read: those matched by a
-    definition that manages schedules."""
-    managing = [d for d in definitions if d.schedules is not None]
+    selected definition that manages schedules."""
+    selection = selection or Selection()
+    managing = [d for d in definitions if d.schedules is not None and selection.covers(d.title)]
     if not managing:
         return []
     matches, _ = _match(managing, workflows)
@@ -336,9 +247,10 @@ def jobs_needed(definitions: Sequence[Definition], workflows: Sequence[LiveWorkf
 
 
 def _schedule_changes(
-    match: _Match, jobs: Sequence[Job], now: datetime
+    match: _Match, jobs: Sequence[Job], now: datetime, create: Create | None
 ) -> tuple[list[Change], list[str], list[str]]:
-    """(changes, warnings, pending instants) for one definition that manages schedules."""
+    """(changes, warnings, pending instants) for one definition that manages schedules.
+    ``create`` is the change that makes its workflow, when the plan makes it."""
     definition = match.definition
     assert definition.schedules is not None
     warnings = []
@@ -358,6 +270,7 @@ def _schedule_changes(
     counted = Counter(pending)
     extra = [instant for instant in pending if instant not in wanted or counted[instant] > 1]
     changes: list[Change] = []
+    after = (create.key,) if create is not None else ()
     if extra:
         kept = sorted(s.instant for s in future)
         reason = (
@@ -367,7 +280,9 @@ def _schedule_changes(
         )
         if kept:
             reason += "; the others are scheduled again"
-        changes.append(Cancel(definition.title, live_id, tuple(sorted(pending)), reason))
+        cancel = Cancel(definition.title, live_id, tuple(sorted(pending)), reason)
+        changes.append(cancel)
+        after = (cancel.key,)
         queued = sum(1 for j in jobs if j.status == "queued")
         if queued:
             warnings.append(
@@ -377,7 +292,10 @@ def _schedule_changes(
         to_schedule = future
     else:
         to_schedule = [s for s in future if s.instant not in counted]
-    changes += [ScheduleRun(definition.title, live_id, s.instant, s.timezone, s.zone) for s in to_schedule]
+    changes += [
+        ScheduleRun(definition.title, live_id, s.instant, s.timezone, s.zone, after=after)
+        for s in to_schedule
+    ]
     return changes, warnings, pending
 
 
@@ -392,27 +310,38 @@ def compute_plan(
     now: datetime,
     prune: bool = False,
     protect: Sequence[str] = (),
+    selection: Selection | None = None,
     api_url: str | None = None,
+    environment: str | None = None,
 ) -> Plan:
-    """The changes that make the live workflows match the definitions; raises PlanError."""
+    """The changes that make the live workflows match the definitions; raises PlanError.
+
+    Every definition claims its live workflow, so one outside ``selection`` is never taken
+    for unmanaged (nor pruned); only selected definitions and workflows change.
+    """
+    selection = selection or Selection()
     matches, problems = _match(definitions, workflows)
     if problems:
         raise PlanError(problems)
     changes: list[Change] = []
     warnings: list[str] = []
-    fingerprints: dict[str, Fingerprint] = {}
     for match in matches:
         definition, live = match.definition, match.live
+        if not selection.covers(definition.title):
+            continue
+        create = None
+        if live is None:
+            create = Create(definition.title, None, dict(definition.body), dict(definition.secrets))
+            changes.append(create)
+        found: list[Change] = []
         pending: list[str] | None = None
         if definition.schedules is not None:
-            found, notes, pending = _schedule_changes(match, jobs.get(live.id, ()) if live else (), now)
+            found, notes, pending = _schedule_changes(
+                match, jobs.get(live.id, ()) if live else (), now, create
+            )
             warnings += notes
-        else:
-            found = []
-        if live is None:
-            changes.append(Create(definition.title, None, dict(definition.body), dict(definition.secrets)))
-            fingerprints[definition.title] = Fingerprint(None, ABSENT)
-        else:
+        if live is not None:
+            digest = live_digest(live, pending)
             diffs = _diffs(live.body, definition.body, definition.secrets)
             if diffs:
                 fields = {diff.path.split(".")[0] for diff in diffs}
@@ -425,34 +354,34 @@ def compute_plan(
                         tuple(diffs),
                         match.renamed_from,
                         dict(definition.secrets),
+                        live=digest,
                     )
                 )
-            if diffs or found:  # a rename is a title diff, so it is fingerprinted too
-                fingerprints[definition.title] = fingerprint(live.body, live.id, pending)
+            found = [replace(change, live=digest) for change in found]
         changes += found
     claimed = {m.live.id for m in matches if m.live is not None}
     unmanaged, protected = [], []
     for workflow in workflows:
-        if workflow.id in claimed:
+        if workflow.id in claimed or not selection.covers(workflow.title):
             continue
         ref = LiveRef(workflow.id, workflow.title)
         if prune and any(fnmatch.fnmatchcase(workflow.title, glob) for glob in protect):
             protected.append(ref)
         elif prune:
-            changes.append(Delete(workflow.title, workflow.id))
-            fingerprints[f"{workflow.title}#{workflow.id}"] = fingerprint(workflow.body, workflow.id)
+            changes.append(Delete(workflow.title, workflow.id, live=live_digest(workflow)))
         else:
             unmanaged.append(ref)
-    order = {action: n for n, action in enumerate(ACTIONS)}
-    changes.sort(key=lambda c: (c.title.casefold(), c.title, order[c.action], c.workflow_id or ""))
+    changes.sort(key=lambda c: (c.title.casefold(), c.title, c.rank, c.key))
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(sorted(unmanaged, key=lambda r: (r.title.casefold(), r.id))),
         protected=tuple(sorted(protected, key=lambda r: (r.title.casefold(), r.id))),
         warnings=tuple(warnings),
-        fingerprints=fingerprints,
         live_count=len(workflows),
         api_url=api_url,
+        environment=environment,
+        prune=prune,
+        selection=selection,
     )
 
 

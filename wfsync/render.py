@@ -10,9 +10,22 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from wfsync.plan import Cancel, Change, Create, LiveRef, Plan, ScheduleRun, Update
+from wfsync.apply import PAST, Outcome
+from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update
+from wfsync.operate import SmokeResult
+from wfsync.plan import LiveRef, Plan
+from wfsync.sync import ApplyResult
 
-__all__ = ["MARKER", "render_json", "render_markdown", "render_text", "summary_line"]
+__all__ = [
+    "MARKER",
+    "outcome_line",
+    "render_apply",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "smoke_line",
+    "summary_line",
+]
 
 # The hidden first line of a markdown plan: a CI step finds its earlier comment by it.
 MARKER = "<!-- wfsync-plan -->"
@@ -161,10 +174,6 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-
-
 def render_markdown(plan: Plan) -> str:
     """The plan as a pull-request comment: counts first, details folded, a hidden marker."""
     lines = [MARKER, f"### wfsync plan: {summary_line(plan).removeprefix('Plan: ')}", ""]
@@ -184,4 +193,46 @@ def render_markdown(plan: Plan) -> str:
         lines += ["", "<details><summary>Unmanaged, protected and warnings</summary>", "", "```"]
         lines += [line for line in extra if line]
         lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+# -- apply -------------------------------------------------------------------------------------
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """One finished change as a log line: ``created "Lead follow-up": id 65f…``."""
+    change = outcome.change
+    word = PAST[change.action] if outcome.status == "done" else f"{outcome.status.upper()} {change.action}"
+    line = f"{word} {_value(change.title)}"
+    if isinstance(change, ScheduleRun):
+        line += f" at {change.instant} ({change.timezone})"
+    if outcome.detail:
+        line += f": {outcome.detail}"
+    return line
+
+
+def smoke_line(result: SmokeResult) -> str:
+    job = f"job {result.job.id} " if result.job else ""
+    return f"smoke run of {_value(result.title)}: {job}{'completed' if result.ok else result.problem}"
+
+
+def render_apply(result: ApplyResult, *, color: bool = False) -> str:
+    """What an apply did, after its per-change lines: the summary, smoke runs, verification."""
+    if result.report is None:
+        return ""
+    report = result.report
+    lines = [_paint(report.summary_line(), "bold" if report.ok else "red", color)]
+    if result.smoked is not None:
+        failed = sum(1 for smoked in result.smoked if not smoked.ok)
+        lines.append(
+            _paint(
+                f"Smoke runs: {len(result.smoked) - failed} of {len(result.smoked)} completed.",
+                "red" if failed else "bold",
+                color,
+            )
+        )
+    if result.remaining is not None and not result.remaining.empty:
+        lines.append(render_text(result.remaining, color=color).rstrip())
+    elif result.remaining is not None:
+        lines.append("Verified: the live workflows match the definitions.")
     return "\n".join(lines) + "\n"

@@ -1,157 +1,154 @@
-"""Saved plans (``plan --out``): read back for ``apply --plan``, and checked against the
-live state before anything is changed.
+"""Saved plans (``plan --out``): a record of what was reviewed, never a program.
+
+``apply --plan FILE`` computes the plan afresh from the definitions on disk, the settings
+and the live state, and goes on only when it is the same change set as the saved one
+(same actions, workflow ids, bodies, schedules, and the same live state under each: every
+change carries a digest of it). Otherwise it refuses as a whole, naming each workflow
+that differs, whether the live state moved, the definitions changed or the file was
+edited. Nothing in the file is ever sent: no body, no id, no value from the environment.
 
 A saved plan holds no secret: values from the environment are saved as the ``${NAME}``
-text that produced them and resolved again when the plan is read. Each workflow the
-plan touches has a fingerprint of the live state it was computed from; a plan whose
-fingerprints no longer match is refused as a whole, naming every workflow that changed.
+text that produced them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from wfsync.definitions import expand
+from wfsync.changes import Change, Key, PlanFileError, Reader, read_changes
 from wfsync.errors import ConfigError, WfsyncError
-from wfsync.plan import (
-    Cancel,
-    Change,
-    Create,
-    Delete,
-    FieldDiff,
-    Fingerprint,
-    Plan,
-    ScheduleRun,
-    Update,
-    fingerprint,
-)
-from wfsync.shapes import Job, LiveWorkflow
+from wfsync.plan import LiveRef, Plan, Selection
 
-__all__ = ["StalePlan", "check_fresh", "jobs_to_check", "load_plan", "stale_workflows"]
+__all__ = ["MAX_PLAN_BYTES", "StalePlan", "check_saved", "differences", "read_plan", "read_plans"]
+
+# A plan of 100,000 changes is about 60 MB; anything larger is not a plan wfsync wrote.
+MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
 class StalePlan(WfsyncError):
-    """The live state changed since the plan was computed; ``changed`` names each workflow."""
+    """The saved plan is not what would be applied now; ``changed`` names each workflow."""
 
     def __init__(self, changed: Sequence[str]) -> None:
         self.changed = list(changed)
         lines = "\n".join(f"  {line}" for line in self.changed)
         super().__init__(
-            f"the saved plan is stale: the live state changed since it was computed, so nothing was "
-            f"applied:\n{lines}\nRun wfsync plan again."
+            "the saved plan is not what would be applied now (the live state or the definitions "
+            f"changed since it was made, or the file was edited), so nothing was applied:\n{lines}\n"
+            "Run wfsync plan again and review the new plan."
         )
 
 
-def _resolve(node: Any, sensitive: Iterable[str], env: Mapping[str, str], where: str) -> Any:
-    """``node`` (a body or patch) with the ``${NAME}`` text at each sensitive path resolved."""
-    node = json.loads(json.dumps(node))
-    for dotted in sensitive:
-        parts: list[Any] = [int(p) if p.isdigit() else p for p in dotted.split(".")]
-        parent = node
-        for part in parts[:-1]:
-            parent = parent[part]
-        value, _, errors = expand(parent[parts[-1]], env)
-        if errors:
-            raise ConfigError(f"{where}: {'; '.join(errors)}")
-        parent[parts[-1]] = value
-    return node
-
-
-def _change(data: Mapping[str, Any], env: Mapping[str, str], where: str) -> Change:
-    action, title, workflow_id = data["action"], data["title"], data.get("id")
-    if action == "create":
-        body = _resolve(data["body"], data.get("sensitive", ()), env, where)
-        secrets = {
-            tuple(int(p) if p.isdigit() else p for p in d.split(".")): "" for d in data.get("sensitive", ())
-        }
-        return Create(title, None, body, secrets)
-    if action == "update":
-        patch = _resolve(data["patch"], data.get("sensitive", ()), env, where)
-        diffs = tuple(
-            FieldDiff(d["path"], d["old"], d["new"], d.get("sensitive", False)) for d in data["diffs"]
-        )
-        return Update(title, workflow_id, patch, diffs, data.get("renamed_from"))
-    if action == "delete":
-        return Delete(title, workflow_id)
-    if action == "schedule":
-        return ScheduleRun(title, workflow_id, data["scheduledDate"], data["timezone"], data.get("zone"))
-    if action == "cancel":
-        return Cancel(title, workflow_id, tuple(data.get("pending", ())), data.get("reason", ""))
-    raise ValueError(f"unknown action {action!r}")
-
-
-def load_plan(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Plan:
-    """The plan saved at ``path``, its secrets resolved from ``env``; ConfigError if unusable."""
-    env = os.environ if env is None else env
+def read_plans(path: str | os.PathLike[str]) -> list[Plan]:
+    """The plans saved at ``path``: one per environment (or the one account's)."""
     where = os.fspath(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(where, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_PLAN_BYTES:
+                raise PlanFileError(f"{where}: {size:,} bytes is too large for a wfsync plan")
+            text = handle.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the plan: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{where}: not a wfsync plan (invalid JSON: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format_version") != 1:
-        raise ConfigError(f"{where}: not a wfsync plan of format_version 1")
+        raise ConfigError(f"{where}: cannot read the plan: {exc.strerror or exc}") from exc
     try:
-        changes = tuple(_change(change, env, where) for change in data["changes"])
-        fingerprints = {
-            key: Fingerprint(value["id"], value["digest"], bool(value.get("schedules")))
-            for key, value in data.get("fingerprints", {}).items()
-        }
-        return Plan(
-            changes=changes,
-            warnings=tuple(data.get("warnings", ())),
-            fingerprints=fingerprints,
-            live_count=int(data.get("live_count", 0)),
-            api_url=data.get("api_url"),
+        data = json.loads(text)
+    except RecursionError:
+        raise PlanFileError(f"{where}: not a wfsync plan (nested too deeply)") from None
+    except ValueError as exc:
+        raise PlanFileError(f"{where}: not a wfsync plan (invalid JSON: {exc})") from None
+    top = Reader(data, where)
+    if data.get("format_version") != 1:
+        raise PlanFileError(f"{where}: not a wfsync plan of format_version 1")
+    if "environments" in data:
+        return [read_plan(top.child("environments", n)) for n in range(len(top.items("environments")))]
+    return [read_plan(top)]
+
+
+def read_plan(reader: Reader) -> Plan:
+    """One account's plan from its JSON form (the inverse of ``Plan.data``)."""
+    selection = reader.child("selection") if isinstance(reader.data.get("selection"), dict) else None
+    refs = {
+        name: tuple(
+            LiveRef(ref.string("id"), ref.string("title"))
+            for ref in (reader.child(name, n) for n in range(len(reader.items(name))))
         )
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ConfigError(f"{where}: a damaged wfsync plan ({type(exc).__name__}: {exc})") from exc
-
-
-async def check_fresh(api: Any, plan: Plan, api_name: str) -> None:
-    """Refuse a saved plan made for another API, or one whose live state moved since."""
-    from wfsync.live import read_jobs
-
-    if plan.api_url != api_name:
-        raise ConfigError(f"the saved plan is for {plan.api_url}, not {api_name}: nothing was applied")
-    workflows = await api.list_workflows()
-    changed = stale_workflows(plan, workflows, await read_jobs(api, jobs_to_check(plan)))
-    if changed:
-        raise StalePlan(changed)
-
-
-def jobs_to_check(plan: Plan) -> list[str]:
-    """The ids of the workflows whose pending schedules are part of their fingerprint."""
-    return [f.workflow_id for f in plan.fingerprints.values() if f.schedules and f.workflow_id]
-
-
-def stale_workflows(
-    plan: Plan, workflows: Sequence[LiveWorkflow], jobs: Mapping[str, Sequence[Job]]
-) -> list[str]:
-    """Each workflow whose live state differs from the one the plan was computed from."""
-    by_id = {w.id: w for w in workflows}
-    titles = {w.title for w in workflows}
-    changed = []
-    for key, planned in sorted(plan.fingerprints.items()):
-        title = (
-            key.split("#", 1)[0] if planned.workflow_id and key.endswith(f"#{planned.workflow_id}") else key
+        for name in ("unmanaged", "protected")
+    }
+    return Plan(
+        changes=read_changes(reader),
+        unmanaged=refs["unmanaged"],
+        protected=refs["protected"],
+        warnings=reader.strings("warnings"),
+        live_count=reader.integer("live_count") if "live_count" in reader.data else 0,
+        api_url=reader.optional_string("api_url"),
+        environment=reader.optional_string("environment"),
+        prune=reader.flag("prune"),
+        selection=Selection(
+            selection.strings("only"), selection.strings("exclude"), selection.strings("within")
         )
-        if planned.workflow_id is None:
-            if title in titles:
-                changed.append(f"{title!r} now exists (the plan would create it)")
+        if selection
+        else Selection(),
+    )
+
+
+def _canonical(change: Change) -> str:
+    return json.dumps(change.data, sort_keys=True, ensure_ascii=False)
+
+
+def _name(changes: Sequence[Change]) -> str:
+    change = changes[0]
+    return f"{json.dumps(change.title, ensure_ascii=False)}" + (
+        f" ({change.workflow_id})" if change.workflow_id else " (new)"
+    )
+
+
+def differences(saved: Plan, fresh: Plan) -> list[str]:
+    """One line for each workflow whose changes differ between the two plans."""
+    problems = []
+    if saved.api_url != fresh.api_url or saved.environment != fresh.environment:
+        where = f"{saved.environment or 'the account'} at {saved.api_url}"
+        now = f"{fresh.environment or 'the account'} at {fresh.api_url}"
+        return [f"the plan is for {where}, not {now}"]
+    mine = {change.key: change for change in saved.changes}
+    theirs = {change.key: change for change in fresh.changes}
+    if len(mine) != len(saved.changes):
+        problems.append("the saved plan lists one change twice")
+    by_workflow: dict[tuple[str | None, str | None], list[str]] = {}
+    names: dict[tuple[str | None, str | None], str] = {}
+    for key in sorted(set(mine) | set(theirs)):
+        old, new = mine.get(key), theirs.get(key)
+        if old is not None and new is not None and _canonical(old) == _canonical(new):
             continue
-        live = by_id.get(planned.workflow_id)
-        if live is None:
-            changed.append(f"{title!r} ({planned.workflow_id}) no longer exists")
-            continue
-        pending = None
-        if planned.schedules:
-            pending = [str(j.instant) for j in jobs.get(live.id, ()) if j.status == "scheduled"]
-        if fingerprint(live.body, live.id, pending).digest != planned.digest:
-            changed.append(f"{title!r} ({planned.workflow_id}) changed")
-    return changed
+        workflow = (key.workflow_id, key.new_title)
+        names.setdefault(workflow, _name([c for c in (new, old) if c is not None]))
+        by_workflow.setdefault(workflow, []).append(_why(key, old, new))
+    for workflow, reasons in sorted(by_workflow.items(), key=lambda item: names[item[0]]):
+        problems.append(f"{names[workflow]}: {'; '.join(dict.fromkeys(reasons))}")
+    return problems
+
+
+def _why(key: Key, old: Change | None, new: Change | None) -> str:
+    what = key.action + (f" at {key.instant}" if key.instant else "")
+    if new is None:
+        return f"the saved plan would {what} it, a plan made now would not"
+    if old is None:
+        return f"a plan made now would also {what} it"
+    if old.live != new.live:
+        return f"its live state changed since the plan was made ({what})"
+    return f"the {what} is not the one reviewed"
+
+
+def check_saved(saved: Plan, fresh: Plan) -> None:
+    """Raise StalePlan unless ``fresh`` is the same change set as ``saved``."""
+    found = differences(saved, fresh)
+    if found:
+        raise StalePlan(found)
+
+
+def plan_data(plans: Sequence[Plan]) -> dict[str, Any]:
+    """The JSON form of a saved plan: one account's, or several environments'."""
+    if len(plans) == 1 and plans[0].environment is None:
+        return plans[0].data
+    return {"format_version": 1, "environments": [plan.data for plan in plans]}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
+from wfsync.apply import ApplyReport
 from wfsync.cli.app import (
     api_options,
     call_api,
@@ -23,6 +25,22 @@ PRUNE = click.option(
     "--prune", is_flag=True, help="Delete live workflows that no definition claims (never protected ones)."
 )
 FORCE = click.option("--force", is_flag=True, help="Go past the safety limits on updates and deletes.")
+
+
+def SELECTION(command: Any) -> Any:
+    """``--only``/``--exclude``: limit the plan to workflows by title glob."""
+    command = click.option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave workflows whose title matches alone (repeatable).",
+    )(command)
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="GLOB",
+        help="Change only workflows whose title matches (repeatable); nothing else is touched.",
+    )(command)
 
 
 @main.command()
@@ -48,8 +66,6 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
     Example:
       wfsync validate workflows/ --format github
     """
-    import json
-
     from wfsync.config import load_settings
     from wfsync.definitions import DefinitionError, load_definitions
 
@@ -102,6 +118,7 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
 @click.argument("paths", nargs=-1, type=click.Path())
 @PRUNE
 @FORCE
+@SELECTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the plan as markdown for a pull-request comment.")
 @click.option(
@@ -112,16 +129,11 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
 @reports_errors
 def plan(
     paths: tuple[str, ...],
-    prune: bool,
-    force: bool,
     as_json: bool,
     markdown: bool,
     out: str | None,
     detailed_exitcode: bool,
-    api_url: str | None,
-    sandbox: bool,
-    debug: bool,
-    config_file: str | None,
+    **given: Any,
 ) -> None:
     """Show what apply would change: definitions against the live workflows.
 
@@ -139,18 +151,14 @@ def plan(
     import os
 
     from wfsync import render
-    from wfsync.config import load_settings
-    from wfsync.definitions import load_definitions
     from wfsync.plan import check_safety
+    from wfsync.saved import plan_data
+    from wfsync.sync import plan_against
 
-    settings = load_settings(config_file)
-    definitions = load_definitions(paths or settings.paths)
-
-    async def compute(api: Any, target: Any) -> Any:
-        return await _plan_live(api, target, definitions, settings, prune)
-
+    run = _Run(paths, given)
+    definitions = run.definitions()
     result = call_api(
-        compute, api_url=api_url, sandbox=sandbox, debug=debug, config_file=config_file, settings=settings
+        lambda api, target: plan_against(api, definitions, run.options, run.account(target)), **run.api
     )
     if as_json:
         click.echo(render.render_json(result), nl=False)
@@ -159,12 +167,12 @@ def plan(
     else:
         click.echo(render.render_text(result, color=use_color()), nl=False, color=use_color())
     if out:
-        write_file(out, render.render_json(result))
+        write_file(out, json.dumps(plan_data([result]), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         write_file(summary_file, render.render_markdown(result), append=True)
-    if not force:
-        check_safety(result, settings.safety)
+    if not run.options.force:
+        check_safety(result, run.options.safety)
     if detailed_exitcode and not result.empty:
         raise SystemExit(2)
 
@@ -173,12 +181,13 @@ def plan(
 @click.argument("paths", nargs=-1, type=click.Path())
 @PRUNE
 @FORCE
+@SELECTION
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required when not on a terminal).")
 @click.option(
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False),
-    help="Apply this saved plan (from plan --out), after checking that nothing it touches changed since.",
+    help="Apply only if a plan made now is this saved plan (from plan --out), change for change.",
 )
 @click.option(
     "--parallelism",
@@ -212,8 +221,6 @@ def plan(
 @reports_errors
 def apply(
     paths: tuple[str, ...],
-    prune: bool,
-    force: bool,
     auto_approve: bool,
     plan_file: str | None,
     parallelism: int,
@@ -222,172 +229,180 @@ def apply(
     smoke_timeout: float,
     as_json: bool,
     lock_timeout: float,
-    api_url: str | None,
-    sandbox: bool,
-    debug: bool,
-    config_file: str | None,
+    **given: Any,
 ) -> None:
     """Make the live workflows match the definitions.
 
-    Computes a plan (or loads a saved one, refused whole if anything it touches changed
-    since), shows it, asks for confirmation on a terminal, and carries it out: creates
-    and updates, then cancels and schedules, deletes last. Every change that can run
-    does; each failure is reported with the server's reason and the exit status is 1.
-    Running apply again carries out what is left, and nothing twice.
+    Computes a plan, shows it, asks for confirmation on a terminal, and carries it out:
+    creates and updates, then cancels and schedules, deletes last. With --plan FILE the
+    plan made now must be the saved one, change for change, or nothing is applied. Every
+    change that can run does; each failure is reported with the server's reason and the
+    exit status is 1. Running apply again carries out what is left, and nothing twice.
 
     \b
     Example:
       wfsync apply workflows/ --auto-approve
       wfsync plan --out plan.json && wfsync apply --plan plan.json --auto-approve
     """
-    import asyncio
-    import json
     import signal
     import sys
 
-    from wfsync.apply import ApplyReport, apply_plan
-    from wfsync.config import load_settings
-    from wfsync.definitions import load_definitions
-    from wfsync.errors import ConfigError
-    from wfsync.lock import apply_lock
-    from wfsync.plan import check_safety
-    from wfsync.render import render_text
-    from wfsync.saved import check_fresh, load_plan
+    from wfsync.render import outcome_line, render_apply, render_text, smoke_line
+    from wfsync.sync import LockUnavailable, LockWaiting, Planned, Progressed, Smoked, apply_session
 
-    settings = load_settings(config_file)
+    run = _Run(paths, given)
+    saved = run.saved(plan_file)
     out = sys.stderr if as_json else sys.stdout
     color = use_color() and not as_json
+    progress = _Progress(out, color=color)
 
-    def say(text: str = "", **style: Any) -> None:
-        click.echo(click.style(text, **style) if color and style else text, file=out)
-
-    saved = load_plan(plan_file) if plan_file else None
-    definitions = None if saved else load_definitions(paths or settings.paths)
-    interactive = sys.stdin.isatty()
-    if not auto_approve and not interactive:
-        raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
-
-    def lock(target: Any) -> Any:
-        return apply_lock(
-            target.name,
-            timeout=lock_timeout,
-            on_wait=lambda holder: say(f"Waiting for another apply against {target.name} ({holder})…"),
-            on_unavailable=lambda reason: say(
-                f"Warning: applying without the lock against parallel applies: {reason}"
-            ),
-        )
-
-    async def run(api: Any, target: Any) -> Any:
-        if saved is not None:
-            await check_fresh(api, saved, target.name)
-            plan = saved
-        else:
-            plan = await _plan_live(api, target, definitions, settings, prune)
-        click.echo(render_text(plan, color=color), file=out, nl=False)
-        if not force:
-            check_safety(plan, settings.safety)
-        if plan.empty:
-            return None, None, None
-        if not auto_approve:
-            count = len(plan.changes)
-            prompt = f"Apply these {count} change{'s' * (count != 1)} to {target.name}?"
-            if not await asyncio.to_thread(click.confirm, prompt, err=as_json):
-                raise ConfigError("apply cancelled: nothing was changed")
-        progress = _Progress(len(plan.changes), out, tty=out.isatty(), color=color)
-        report = await apply_plan(
-            api, plan, parallelism=parallelism, report=progress.step, stop_on=(signal.SIGTERM, signal.SIGINT)
-        )
-        progress.close()
-        smoked = await _smoke(api, report, smoke_timeout, parallelism, say) if smoke else None
-        remaining = None
-        if verify:
-            again = definitions or load_definitions(paths or settings.paths)
-            remaining = await _plan_live(api, target, again, settings, prune)
-        return report, remaining, smoked
-
-    report, remaining, smoked = call_api(
-        run,
-        api_url=api_url,
-        sandbox=sandbox,
-        debug=debug,
-        config_file=config_file,
-        connections=parallelism + 2,
-        settings=settings,
-        hold=lock,
-    )
-    if report is None:  # the plan, printed above, said there is nothing to do
-        if as_json:
-            click.echo(json.dumps(ApplyReport().data, indent=2))
-        return
-    say(report.summary_line(), bold=True, fg=None if report.ok else "red")
-    if as_json:
-        click.echo(json.dumps(report.data, indent=2, ensure_ascii=False))
-    if remaining is not None and not remaining.empty:
-        say(render_text(remaining, color=color).rstrip())
-        raise WfsyncError(f"verify: {len(remaining.changes)} change(s) still differ after applying")
-    if remaining is not None:
-        say("Verified: the live workflows match the definitions.")
-    if smoked is not None:
-        failed = [result for result in smoked if not result.ok]
-        say(
-            f"Smoke runs: {len(smoked) - len(failed)} of {len(smoked)} completed.",
-            bold=True,
-            fg="red" if failed else None,
-        )
-        if failed:
-            raise WfsyncError(
-                f"{len(failed)} smoke run(s) failed: "
-                + "; ".join(f"{r.title!r}: {r.problem}" for r in failed)
+    def on_event(event: Any) -> None:
+        if isinstance(event, Planned):
+            click.echo(render_text(event.plan, color=color), file=out, nl=False)
+            progress.start(len(event.plan.changes))
+        elif isinstance(event, Progressed):
+            progress.step(event.outcome, outcome_line(event.outcome))
+        elif isinstance(event, Smoked):
+            click.echo(_red(smoke_line(event.result), color and not event.result.ok), file=out)
+        elif isinstance(event, LockWaiting):
+            click.echo(f"Waiting for another apply against the same API ({event.holder})…", file=out)
+        elif isinstance(event, LockUnavailable):
+            click.echo(
+                f"Warning: applying without the lock against parallel applies: {event.reason}", file=out
             )
-    if not report.ok:
+
+    async def session(api: Any, target: Any) -> Any:
+        return await apply_session(
+            api,
+            run.definitions,
+            run.options,
+            run.account(target),
+            saved=saved,
+            confirm=_confirmation(auto_approve, target.name, err=as_json),
+            on_event=on_event,
+            parallelism=parallelism,
+            verify=verify,
+            smoke=smoke,
+            smoke_timeout=smoke_timeout,
+            lock_timeout=lock_timeout,
+            stop_on=(signal.SIGTERM, signal.SIGINT),
+        )
+
+    result = call_api(session, connections=parallelism + 2, **run.api)
+    progress.close()
+    click.echo(render_apply(result, color=color), file=out, nl=False)
+    if as_json:
+        click.echo(json.dumps((result.report or ApplyReport()).data, indent=2, ensure_ascii=False))
+    if result.remaining is not None and not result.remaining.empty:
+        raise WfsyncError(
+            f"verify: {count(len(result.remaining.changes), 'change')} still differ after applying"
+        )
+    failed = [smoked for smoked in result.smoked or () if not smoked.ok]
+    if failed:
+        raise WfsyncError(
+            f"{count(len(failed), 'smoke run')} failed: "
+            + "; ".join(f"{r.title!r}: {r.problem}" for r in failed)
+        )
+    if not result.ok:
         raise SystemExit(1)
 
 
-async def _smoke(api: Any, report: Any, timeout: float, parallelism: int, say: Any) -> Any:
-    """Run each workflow the apply created or changed, once, and wait for it."""
-    from wfsync.operate import smoke_runs
+class _Run:
+    """What plan and apply share: settings, definitions, plan options, where to connect."""
 
-    targets = list(
-        dict.fromkeys(
-            (o.change.title, o.workflow_id)
-            for o in report.outcomes
-            if o.status == "done" and o.change.action in ("create", "update") and o.workflow_id
+    def __init__(self, paths: tuple[str, ...], given: dict[str, Any]) -> None:
+        from wfsync.config import load_settings
+        from wfsync.plan import Selection
+        from wfsync.sync import Options
+
+        self.paths = paths
+        self.settings = load_settings(given["config_file"])
+        self.options = Options(
+            prune=given["prune"],
+            force=given["force"],
+            selection=Selection(tuple(given["only"]), tuple(given["exclude"])),
+            protect=self.settings.protect,
+            safety=self.settings.safety,
         )
-    )
+        self.api = {
+            "api_url": given["api_url"],
+            "sandbox": given["sandbox"],
+            "debug": given["debug"],
+            "config_file": given["config_file"],
+            "settings": self.settings,
+        }
 
-    def show(result: Any) -> None:
-        job = f"job {result.job.id} " if result.job else ""
-        say(
-            f"smoke run of {result.title!r}: {job}{'completed' if result.ok else result.problem}",
-            fg=None if result.ok else "red",
-        )
+    def definitions(self) -> Any:
+        from wfsync.definitions import load_definitions
 
-    return await smoke_runs(api, targets, timeout=timeout, parallelism=parallelism, report=show)
+        return load_definitions(self.paths or self.settings.paths)
+
+    def account(self, target: Any) -> Any:
+        from wfsync.sync import Account
+
+        return Account(target.name)
+
+    def saved(self, plan_file: str | None) -> Any:
+        """The saved plan to check against, and the options it was made with."""
+        if plan_file is None:
+            return None
+        from wfsync.errors import ConfigError
+        from wfsync.saved import read_plans
+
+        plans = read_plans(plan_file)
+        if len(plans) != 1:
+            raise ConfigError(f"{plan_file}: a plan of {len(plans)} environments; apply it with --env")
+        saved = plans[0]
+        if (
+            self.options.prune != saved.prune and self.options.prune
+        ) or not self.options.selection.everything:
+            raise ConfigError(
+                f"{plan_file}: a saved plan records its own --prune, --only and --exclude; give none of them"
+            )
+        if (saved.api_url or "").startswith("sandbox:") != bool(self.api["sandbox"]):
+            made = "with --sandbox" if self.api["sandbox"] is False else "against a real account"
+            raise ConfigError(
+                f"{plan_file}: this plan was made {made}; apply it the same way"
+                + (" (add --sandbox)" if not self.api["sandbox"] else " (drop --sandbox)")
+            )
+        from dataclasses import replace
+
+        self.options = replace(self.options, prune=saved.prune, selection=saved.selection)
+        return saved
 
 
-async def _plan_live(api: Any, target: Any, definitions: Any, settings: Any, prune: bool) -> Any:
-    """The plan of ``definitions`` against the live account, as plan and apply compute it."""
-    from datetime import UTC, datetime
+def _confirmation(auto_approve: bool, where: str, *, err: bool) -> Any:
+    """The question apply asks before changing anything, or None to go ahead."""
+    import sys
 
-    from wfsync.live import plan_live
+    from wfsync.errors import ConfigError
 
-    return await plan_live(
-        api, definitions, now=datetime.now(UTC), prune=prune, protect=settings.protect, api_url=target.name
-    )
+    if auto_approve:
+        return None
+
+    def confirm(plan: Any) -> bool:
+        if not sys.stdin.isatty():
+            raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
+        return click.confirm(f"Apply {count(len(plan.changes), 'change')} to {where}?", err=err)
+
+    return confirm
+
+
+def _red(text: str, color: bool) -> str:
+    return click.style(text, fg="red") if color else text
 
 
 class _Progress:
     """A progress bar on a terminal; one line per change otherwise (CI logs)."""
 
-    def __init__(self, total: int, out: Any, *, tty: bool, color: bool) -> None:
-        self.total, self.out, self.tty, self.color = total, out, tty, color
-        self.done = self.failed = 0
+    def __init__(self, out: Any, *, color: bool) -> None:
+        self.out, self.color, self.tty = out, color, out.isatty()
+        self.total = self.done = self.failed = 0
 
-    def step(self, outcome: Any) -> None:
-        import json
+    def start(self, total: int) -> None:
+        self.total = total
 
-        from wfsync.apply import PAST
-
+    def step(self, outcome: Any, line: str) -> None:
         self.done += 1
         self.failed += outcome.status != "done"
         if self.tty:
@@ -399,21 +414,9 @@ class _Progress:
             self.out.flush()
             if outcome.status == "done":
                 return
-        change = outcome.change
-        word = (
-            PAST[change.action] if outcome.status == "done" else f"{outcome.status.upper()} {change.action}"
-        )
-        line = f"{word} {json.dumps(change.title, ensure_ascii=False)}"
-        if change.action == "schedule":
-            line += f" at {change.instant} ({change.timezone})"
-        if outcome.detail:
-            line += f": {outcome.detail}"
-        if self.tty:
             self.out.write("\r" + " " * 60 + "\r")
-        if self.color and outcome.status != "done":
-            line = click.style(line, fg="red")
-        click.echo(line, file=self.out)
+        click.echo(_red(line, self.color and outcome.status != "done"), file=self.out)
 
     def close(self) -> None:
-        if self.tty:
+        if self.tty and self.done:
             self.out.write("\n")
