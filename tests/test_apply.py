@@ -11,8 +11,9 @@ import pytest
 
 from wfsync.api import Job, LiveWorkflow
 from wfsync.apply import LOOKUP_ROUNDS, apply_plan
+from wfsync.changes import Cancel, Create, Delete, ScheduleRun, Update
 from wfsync.errors import ForbiddenError, NotFoundError, RequestError, ServerError, TransportError
-from wfsync.plan import Cancel, Create, Delete, Plan, ScheduleRun, Update
+from wfsync.plan import Plan
 
 LOST = TransportError("POST", "/v1/workflows", None, ["the connection was dropped"])
 
@@ -170,7 +171,8 @@ def test_a_failed_cancel_skips_the_schedules_after_it() -> None:
     api = FakeApi()
     api.workflows = {"a": {"title": "A"}}
     api.trouble[("cancel", "a")] = [ServerError("POST", "/v1/workflows/a/cancel", 503)]
-    report = run(api, Cancel("A", "a", (), "r"), ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT"))
+    cancel = Cancel("A", "a", (), "r")
+    report = run(api, cancel, ScheduleRun("A", "a", "2027-01-01T00:00:00.000Z", "GMT", after=(cancel.key,)))
     assert [o.status for o in report.outcomes] == ["failed", "skipped"]
     assert report.outcomes[1].detail == "the cancel before it failed"
     assert "a" not in api.jobs, "nothing was scheduled on top of the runs still pending"
@@ -348,18 +350,23 @@ def test_lost_schedules_whose_check_fails_or_never_shows() -> None:
     assert report.outcomes[0].detail == f"no answer to the schedule after {LOOKUP_ROUNDS} tries"
 
 
-def test_a_conflict_on_a_create_is_looked_up() -> None:
-    """A server that keeps titles unique answers a re-sent create with 409: adopt, do not fail."""
+def test_a_conflict_on_a_create_is_the_servers_refusal() -> None:
+    """A server that keeps titles unique refuses with 409: reported with its reason, sent once,
+    never looked up as a lost answer."""
     api = FakeApi()
+    api.workflows = {"x": {"title": "a"}}
     api.trouble[("create", "A")] = [
-        "stored-then-lost",
-        RequestError("POST", "/v1/workflows", 409, ["exists"]),
+        RequestError("POST", "/v1/workflows", 409, ["title exists (case ignored)"])
     ]
-    api.trouble[("list", "")] = [ServerError("GET", "/v1/workflows", 503)]  # the first lookup fails…
     report = run(api, Create("A", None, {"title": "A"}))
-    assert report.outcomes[0].status == "failed"  # …and that is reported, not guessed
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed" and "409 Conflict: title exists (case ignored)" in outcome.detail
+    assert api.calls == [("create", "A")], "no lookup, no second POST"
+
+
+def test_a_dropped_create_answer_gives_exactly_one_post() -> None:
     api = FakeApi()
-    api.workflows = {"x": {"title": "A"}}
-    api.trouble[("create", "A")] = [RequestError("POST", "/v1/workflows", 409, ["title exists"])]
+    api.trouble[("create", "A")] = ["stored-then-lost"]
     report = run(api, Create("A", None, {"title": "A"}))
-    assert report.ok and report.outcomes[0].workflow_id == "x" and titles(api) == ["A"]
+    assert report.ok and report.outcomes[0].workflow_id == "id1" and titles(api) == ["A"]
+    assert [call for call, _ in api.calls] == ["create", "list"]

@@ -144,9 +144,10 @@ def test_a_stale_saved_plan_is_refused_whole(
     before = snapshot(emulator)
     result = cli("apply", "--plan", "plan.json", "--auto-approve")
     assert result.exit_code == 1
-    assert "the saved plan is stale" in result.output and "nothing was applied" in result.output
-    assert f"'Campaign 001' ({target['id']}) changed" in result.output
-    assert "'Campaign 002' now exists (the plan would create it)" in result.output
+    assert "the saved plan is not what would be applied now" in result.output
+    assert "so nothing was applied" in result.output
+    assert f'"Campaign 001" ({target["id"]}): its live state changed since the plan was made' in result.output
+    assert '"Campaign 002" (new): the saved plan would create it, a plan made now would not' in result.output
     assert snapshot(emulator) == before
 
 
@@ -177,7 +178,8 @@ def test_a_plan_for_another_api_is_refused(
     other = use(start_emulator(), monkeypatch)
     result = cli("apply", "--plan", "plan.json", "--auto-approve")
     assert result.exit_code == 1
-    assert f"the saved plan is for {emulator.url}, not {other.url}: nothing was applied" in result.output
+    assert f"the plan is for the account at {emulator.url}, not the account at {other.url}" in result.output
+    assert "nothing was applied" in result.output
     assert live_titles(other) == []
 
 
@@ -201,11 +203,15 @@ def test_without_a_terminal_apply_needs_auto_approve(
     write(definitions(2))
     result = cli("apply")
     assert result.exit_code == 1
-    assert (
-        result.output
-        == "Error: refusing to apply without confirmation: not a terminal; pass --auto-approve\n"
+    assert result.output.endswith(
+        "Plan: 2 to create, 0 to update, 0 to cancel, 1 to schedule, 0 to delete.\n"
+        "Error: refusing to apply without confirmation: not a terminal; pass --auto-approve\n"
     )
     assert live_titles(emulator) == []
+    write("workflows: []\n")
+    nothing = cli("apply")
+    assert nothing.exit_code == 0, "nothing to do needs no confirmation"
+    assert nothing.output.endswith("No changes: the live workflows match the definitions.\n")
 
 
 def test_json_results(project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,7 +290,7 @@ def test_on_a_terminal_apply_asks_and_shows_progress(project: Path, emulator: Em
     status, screen = on_a_terminal(["apply"], b"n\n", env)
     assert (
         status == 1
-        and "Apply these 4 changes to" in screen
+        and "Apply 4 changes to" in screen
         and "apply cancelled: nothing was changed" in screen
     )
     assert live_titles(emulator) == []

@@ -256,10 +256,10 @@ def test_apply_smoke_runs_what_changed(api_env: EmulatorServer) -> None:
     result = cli("apply", "w.yaml", "--auto-approve", "--smoke")
     assert result.exit_code == 1
     assert (
-        "smoke run of 'Good': job job_" in result.output and "Smoke runs: 1 of 2 completed." in result.output
+        'smoke run of "Good": job job_' in result.output and "Smoke runs: 1 of 2 completed." in result.output
     )
     assert (
-        "Error: 1 smoke run(s) failed: 'Broken': the run failed: webhook https://h.example.invalid/h"
+        "Error: 1 smoke run failed: 'Broken': the run failed: webhook https://h.example.invalid/h"
         in result.output
     )
     Path("w.yaml").write_text(

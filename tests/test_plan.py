@@ -9,20 +9,11 @@ from typing import Any, ClassVar
 import pytest
 
 from wfsync.api import Job, LiveWorkflow, project_body
+from wfsync.changes import Cancel, Create, Delete, Key, ScheduleRun, Update
 from wfsync.config import Safety
 from wfsync.definitions import Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
-from wfsync.plan import (
-    ABSENT,
-    Cancel,
-    Create,
-    Delete,
-    Fingerprint,
-    ScheduleRun,
-    Update,
-    check_safety,
-    compute_plan,
-)
+from wfsync.plan import Selection, check_safety, compute_plan
 from wfsync.yamlsource import Location
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -80,7 +71,7 @@ class TestDiff:
             webhook={"url": BODY["webhook"]["url"], "secret": "s"},
         )
         plan = plan_of([define()], [workflow])
-        assert plan.empty and plan.changes == () and plan.fingerprints == {}
+        assert plan.empty and plan.changes == ()
 
     def test_phrases_compare_as_a_set(self) -> None:
         workflow = live(endCall={"phrases": ["end call", "goodbye", "goodbye"]})
@@ -110,7 +101,7 @@ class TestDiff:
         plan = plan_of([define("New one")], [])
         (change,) = plan.changes
         assert isinstance(change, Create) and change.body["title"] == "New one"
-        assert plan.fingerprints == {"New one": Fingerprint(None, ABSENT)}
+        assert change.key == Key("create", None, "New one") and change.live is None
 
 
 class TestMatching:
@@ -129,7 +120,7 @@ class TestMatching:
             plan_of([define()], [live(workflow_id="a"), live(workflow_id="b")])
         assert str(caught.value) == (
             "w.yaml:2:12: 2 live workflows are titled 'Lead follow-up' (ids a, b); "
-            "wfsync never picks one: delete or rename the extra by hand"
+            "wfsync never picks one: rename the extra by hand or delete it with `wfsync delete --id b`"
         )
 
     def test_former_titles_matching_two_workflows_are_an_error(self) -> None:
@@ -156,7 +147,7 @@ class TestOwnership:
         plan = plan_of([], self.WORKFLOWS, prune=True, protect=["Billing *", "Emergency hotline"])
         assert [(type(c), c.workflow_id) for c in plan.changes] == [(Delete, "o1")]
         assert [r.title for r in plan.protected] == ["Billing EU", "Emergency hotline"]
-        assert set(plan.fingerprints) == {"Old campaign#o1"}
+        assert plan.changes[0].key == Key("delete", "o1") and plan.changes[0].live
 
     def test_protect_globs_match_case_sensitively(self) -> None:
         plan = plan_of([], [live("billing eu", "b1")], prune=True, protect=["Billing *"])
@@ -316,3 +307,54 @@ class TestData:
         ]
         assert data["counts"] == {"create": 2, "update": 1, "cancel": 0, "schedule": 1, "delete": 1}
         assert json.loads(json.dumps(data)) == data
+
+
+class TestKeys:
+    def test_a_schedule_of_a_new_workflow_waits_for_its_create(self) -> None:
+        plan = plan_of([define("New one", schedules=["2027-07-01T09:00:00+00:00"])], [])
+        create, run = plan.changes
+        assert isinstance(run, ScheduleRun) and run.after == (create.key,)
+        assert run.key == Key("schedule", None, "New one", "2027-07-01T09:00:00.000Z")
+
+    def test_schedules_made_again_wait_for_the_cancel_of_the_same_workflow(self) -> None:
+        definition = define(schedules=["2027-07-01T09:00:00+00:00"])
+        jobs = {"id-1": [scheduled("2027-08-01T09:00:00+00:00")]}
+        cancel, run = plan_of([definition], [live()], jobs).changes
+        assert isinstance(cancel, Cancel) and run.after == (Key("cancel", "id-1"),)
+
+    def test_a_title_with_a_hash_is_keyed_by_its_id(self) -> None:
+        plan = plan_of([], [live("Billing #2", "x#1")], prune=True)
+        assert plan.changes[0].key == Key("delete", "x#1") and plan.changes[0].title == "Billing #2"
+
+    def test_a_change_of_the_webhook_url_alone_is_planned(self) -> None:
+        (change,) = plan_of([define()], [live(webhook={"url": "https://crm.example.com/old"})]).changes
+        assert isinstance(change, Update) and change.patch == {"webhook": BODY["webhook"]}
+        assert [(d.path, d.old) for d in change.diffs] == [("webhook.url", "https://crm.example.com/old")]
+
+    def test_a_schedule_exactly_now_is_a_warning_not_a_change(self) -> None:
+        plan = plan_of([define(schedules=[NOW.isoformat()])], [live()], {"id-1": []})
+        assert plan.empty and plan.warnings == (
+            "w.yaml:10:9: schedule 2026-11-28T12:00:00.000Z of 'Lead follow-up' is in the past; it is ignored",
+        )
+
+
+class TestSelection:
+    WORKFLOWS: ClassVar = [live("Acme leads", "a1"), live("Billing", "b1"), live("Other", "o1")]
+
+    def test_only_and_exclude_limit_every_change_prune_included(self) -> None:
+        definitions = [define("Acme leads", callbackUrl="https://new.example.com"), define("Acme new")]
+        selection = Selection(only=("Acme *", "Other"), exclude=("Acme new",))
+        plan = plan_of(definitions, self.WORKFLOWS, prune=True, selection=selection)
+        assert [(c.action, c.title) for c in plan.changes] == [("update", "Acme leads"), ("delete", "Other")]
+
+    def test_a_definition_outside_the_selection_still_claims_its_workflow(self) -> None:
+        plan = plan_of(
+            [define("Billing")], self.WORKFLOWS, prune=True, selection=Selection(exclude=("Billing",))
+        )
+        assert {c.title for c in plan.changes} == {"Acme leads", "Other"}
+
+    def test_an_environment_narrows_what_the_command_selects(self) -> None:
+        selection = Selection(only=("*",), within=("Acme *",))
+        plan = plan_of([], self.WORKFLOWS, prune=True, selection=selection)
+        assert [c.title for c in plan.changes] == ["Acme leads"]
+        assert plan.data["selection"] == {"only": ["*"], "exclude": [], "within": ["Acme *"]}

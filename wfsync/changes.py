@@ -118,7 +118,7 @@ def _kind(value: Any) -> str:
     )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Key:
     """Which change: its action and its workflow (the live id; for a workflow this plan
     creates, its title), and for a schedule the instant."""
@@ -127,6 +127,11 @@ class Key:
     workflow_id: str | None = None
     new_title: str | None = None
     instant: str | None = None
+
+    @property
+    def order(self) -> tuple[str, str, str, str]:
+        """A total order over keys (None sorts first)."""
+        return (self.action, self.workflow_id or "", self.new_title or "", self.instant or "")
 
     @property
     def data(self) -> dict[str, str]:

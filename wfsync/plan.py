@@ -371,7 +371,7 @@ def compute_plan(
             changes.append(Delete(workflow.title, workflow.id, live=live_digest(workflow)))
         else:
             unmanaged.append(ref)
-    changes.sort(key=lambda c: (c.title.casefold(), c.title, c.rank, c.key))
+    changes.sort(key=lambda c: (c.title.casefold(), c.title, c.rank, c.key.order))
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(sorted(unmanaged, key=lambda r: (r.title.casefold(), r.id))),

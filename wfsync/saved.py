@@ -117,7 +117,7 @@ def differences(saved: Plan, fresh: Plan) -> list[str]:
         problems.append("the saved plan lists one change twice")
     by_workflow: dict[tuple[str | None, str | None], list[str]] = {}
     names: dict[tuple[str | None, str | None], str] = {}
-    for key in sorted(set(mine) | set(theirs)):
+    for key in sorted(set(mine) | set(theirs), key=lambda key: key.order):
         old, new = mine.get(key), theirs.get(key)
         if old is not None and new is not None and _canonical(old) == _canonical(new):
             continue

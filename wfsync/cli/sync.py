@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from wfsync.apply import ApplyReport
 from wfsync.cli.app import (
     api_options,
     call_api,
@@ -292,6 +291,8 @@ def apply(
     progress.close()
     click.echo(render_apply(result, color=color), file=out, nl=False)
     if as_json:
+        from wfsync.apply import ApplyReport
+
         click.echo(json.dumps((result.report or ApplyReport()).data, indent=2, ensure_ascii=False))
     if result.remaining is not None and not result.remaining.empty:
         raise WfsyncError(
