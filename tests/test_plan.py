@@ -334,7 +334,8 @@ class TestKeys:
     def test_a_schedule_exactly_now_is_a_warning_not_a_change(self) -> None:
         plan = plan_of([define(schedules=[NOW.isoformat()])], [live()], {"id-1": []})
         assert plan.empty and plan.warnings == (
-            "w.yaml:10:9: schedule 2026-11-28T12:00:00.000Z of 'Lead follow-up' is in the past; it is ignored",
+            "w.yaml:10:9: schedule 2026-11-28T12:00:00.000Z of 'Lead follow-up' is in the past; "
+            "it is ignored",
         )
 
 
