@@ -54,8 +54,9 @@ def test_apply_then_plan_shows_nothing(
     hand = emulator.store.create_workflow({"title": "Made by hand"})
     result = cli("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith(
-        "Apply complete: 12 created, 0 updated, 0 cancelled, 3 scheduled, 0 deleted, 0 failed."
+    assert result.output.endswith(
+        "Apply complete: 12 created, 0 updated, 0 cancelled, 3 scheduled, 0 deleted, 0 failed.\n"
+        "Verified: the live workflows match the definitions.\n"
     )
     assert 'created "Campaign 000": id ' in result.output, "one line per change in a log"
     assert cli("plan", "--detailed-exitcode").exit_code == 0

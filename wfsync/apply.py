@@ -86,6 +86,8 @@ class Outcome:
 @dataclass
 class ApplyReport:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False  # a signal stopped it: what did not start is skipped
+    forbidden: bool = False  # the key lacks a scope: the other writes were not tried
 
     @property
     def ok(self) -> bool:
@@ -315,7 +317,9 @@ class _Applier:
                 else:
                     ready.setdefault(change.action, []).append(change)
             await asyncio.gather(*(self.step(action, changes) for action, changes in ready.items()))
-        return ApplyReport([self.outcomes[change.key] for change in plan.changes])
+        return ApplyReport(
+            [self.outcomes[change.key] for change in plan.changes], self.stopping, self.forbidden is not None
+        )
 
     async def step(self, action: str, changes: list[Change]) -> None:
         """Carry out one phase's changes of one action, and settle lost answers."""

@@ -231,8 +231,14 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
                 color,
             )
         )
+    settled = result.convergence
+    if settled is not None:
+        lines += [f"Warning: {note}" for note in settled.normalised]
+        if settled.left:
+            lines.append(_paint("Not verified: after the apply, this is still left:", "red", color))
+            lines += [f"  {item}" for item in settled.left]
     if result.remaining is not None and not result.remaining.empty:
         lines.append(render_text(result.remaining, color=color).rstrip())
-    elif result.remaining is not None:
+    elif result.remaining is not None or (settled is not None and not settled.left):
         lines.append("Verified: the live workflows match the definitions.")
     return "\n".join(lines) + "\n"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from wfsync.api import ApiClient
 from wfsync.apply import DEFAULT_PARALLELISM, ApplyReport, Outcome, apply_plan
 from wfsync.config import Safety
+from wfsync.converge import Convergence, converge
 from wfsync.definitions import Definition
 from wfsync.errors import ConfigError
 from wfsync.live import read_jobs
@@ -39,6 +40,7 @@ __all__ = [
     "Options",
     "Planned",
     "Progressed",
+    "Settled",
     "Smoked",
     "apply_session",
     "plan_against",
@@ -93,7 +95,14 @@ class Smoked:
     result: SmokeResult
 
 
-Event = Planned | LockWaiting | LockUnavailable | Progressed | Smoked
+@dataclass(frozen=True)
+class Settled:
+    """A change made by a verification round (a duplicate removed, a schedule made again)."""
+
+    outcome: Outcome
+
+
+Event = Planned | LockWaiting | LockUnavailable | Progressed | Smoked | Settled
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class ApplyResult:
     report: ApplyReport | None = None
     remaining: Plan | None = None
     smoked: tuple[SmokeResult, ...] | None = None
+    convergence: Convergence | None = None
 
     @property
     def ok(self) -> bool:
@@ -112,6 +122,7 @@ class ApplyResult:
             (self.report is None or self.report.ok)
             and (self.remaining is None or self.remaining.empty)
             and all(result.ok for result in self.smoked or ())
+            and (self.convergence is None or self.convergence.ok)
         )
 
 
@@ -174,7 +185,7 @@ async def apply_session(
     stop_on: Sequence[int] = (),
 ) -> ApplyResult:
     """Lock, plan (verified against ``saved`` when given), check safety, confirm, apply,
-    then smoke-run and verify as asked.
+    converge (verification rounds: wfsync.converge), then smoke-run and verify as asked.
 
     A saved plan is never carried out as written: the plan is computed afresh and must be
     the same change set (StalePlan otherwise, naming each workflow that differs).
@@ -199,6 +210,17 @@ async def apply_session(
             report=lambda outcome: on_event(Progressed(outcome)),
             stop_on=stop_on,
         )
+        convergence = None
+        if not (report.interrupted or report.forbidden):
+            convergence = await converge(
+                api,
+                loaded,
+                plan,
+                report,
+                protect=options.protect,
+                parallelism=parallelism,
+                on_outcome=lambda outcome: on_event(Settled(outcome)),
+            )
         smoked = None
         if smoke:
             targets = list(
@@ -218,4 +240,4 @@ async def apply_session(
                 )
             )
         remaining = await plan_against(api, definitions(), options, account) if verify else None
-        return ApplyResult(plan, report, remaining, smoked)
+        return ApplyResult(plan, report, remaining, smoked, convergence)

@@ -247,7 +247,15 @@ def apply(
     import sys
 
     from wfsync.render import outcome_line, render_apply, render_text, smoke_line
-    from wfsync.sync import LockUnavailable, LockWaiting, Planned, Progressed, Smoked, apply_session
+    from wfsync.sync import (
+        LockUnavailable,
+        LockWaiting,
+        Planned,
+        Progressed,
+        Settled,
+        Smoked,
+        apply_session,
+    )
 
     run = _Run(paths, given)
     saved = run.saved(plan_file)
@@ -261,6 +269,11 @@ def apply(
             progress.start(len(event.plan.changes))
         elif isinstance(event, Progressed):
             progress.step(event.outcome, outcome_line(event.outcome))
+        elif isinstance(event, Settled):
+            click.echo(
+                _red(f"verify: {outcome_line(event.outcome)}", color and event.outcome.status != "done"),
+                file=out,
+            )
         elif isinstance(event, Smoked):
             click.echo(_red(smoke_line(event.result), color and not event.result.ok), file=out)
         elif isinstance(event, LockWaiting):

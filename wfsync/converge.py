@@ -1,0 +1,197 @@
+"""After an apply: check the account against a fresh read, and converge what is left.
+
+The platform has no locks and no conditional writes, so two applies started at once from
+two machines can both create a workflow, or both schedule the same run. Every apply
+therefore ends with verification rounds (one listing, and the jobs of the workflows whose
+schedules are managed), each of which:
+
+- resolves duplicates this apply may have made: live workflows sharing the title of a
+  workflow the plan created, whose managed fields are all identical, are reduced to the
+  one with the smallest id (the rule every runner applies alike, so concurrent runners
+  delete the same copies; a 404 on such a delete is someone else's delete, and done);
+- plans again and carries out what is still left (a schedule pending twice, a create
+  that did not land);
+- reports, rather than repeats, a field the server keeps changing back
+  ("the server normalises FIELD of TITLE").
+
+Rounds are bounded and start after a short random pause, so that concurrent runners
+stop acting in lockstep. What is still left after the last round is named: the apply
+then fails, since it cannot prove the account is as defined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from wfsync.api import ApiClient
+from wfsync.apply import ApplyReport, Outcome, apply_plan
+from wfsync.changes import Delete, Update
+from wfsync.definitions import Definition
+from wfsync.errors import PlanError
+from wfsync.live import read_jobs
+from wfsync.plan import Plan, compute_plan, jobs_needed
+from wfsync.shapes import LiveWorkflow
+
+__all__ = ["ROUNDS", "Convergence", "converge"]
+
+ROUNDS = 4
+# The longest random pause before a round that acts (seconds, grows with the round).
+PAUSE = 0.4
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """What the verification rounds found and did."""
+
+    rounds: int = 0
+    reports: tuple[ApplyReport, ...] = ()
+    normalised: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+    remaining: Plan | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.left and all(report.ok for report in self.reports)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [outcome for report in self.reports for outcome in report.outcomes]
+
+
+@dataclass
+class _State:
+    rounds: int = 0
+    reports: list[ApplyReport] = field(default_factory=list)
+    normalised: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _managed_equal(workflows: Sequence[LiveWorkflow]) -> bool:
+    first = json.dumps(workflows[0].body, sort_keys=True)
+    return all(json.dumps(w.body, sort_keys=True) == first for w in workflows[1:])
+
+
+def _duplicates(workflows: Sequence[LiveWorkflow], ours: set[str]) -> tuple[list[Delete], list[str]]:
+    """Deletes that reduce identical copies of our titles to the smallest id, and what
+    cannot be resolved that way (copies that differ, or titles this apply did not create)."""
+    by_title: dict[str, list[LiveWorkflow]] = {}
+    for workflow in workflows:
+        by_title.setdefault(workflow.title, []).append(workflow)
+    deletes, unresolved = [], []
+    for title, copies in sorted(by_title.items()):
+        if len(copies) < 2 or title not in ours:
+            continue
+        if not _managed_equal(copies):
+            ids = ", ".join(sorted(w.id for w in copies))
+            unresolved.append(f"{len(copies)} live workflows are titled {title!r} and differ (ids {ids})")
+            continue
+        keep = min(copies, key=lambda w: (len(w.id), w.id))
+        deletes += [Delete(title, w.id) for w in copies if w is not keep]
+    return deletes, unresolved
+
+
+async def converge(
+    api: ApiClient,
+    definitions: Sequence[Definition],
+    plan: Plan,
+    report: ApplyReport,
+    *,
+    protect: Sequence[str],
+    parallelism: int,
+    on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    rounds: int = ROUNDS,
+    pause: Callable[[int], float] = lambda round_: random.uniform(0, PAUSE * round_),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Convergence:
+    """Verify the account after ``plan`` was carried out (``report``), and converge it.
+    Changes that failed in ``report`` are not tried again here (their failure is reported)."""
+    ours = {change.title for change in plan.changes if change.action == "create"}
+    sent = {
+        (change.title, diff.path): diff.new
+        for change in plan.changes
+        if isinstance(change, Update)
+        for diff in change.diffs
+    }
+    failed = {outcome.change.key for outcome in report.outcomes if outcome.status != "done"}
+    state = _State()
+    left: list[str] = []
+    remaining: Plan | None = None
+    for round_ in range(rounds):
+        if round_:
+            await asyncio.sleep(pause(round_))
+        state.rounds += 1
+        workflows = await api.list_workflows()
+        deletes, unresolved = _duplicates(workflows, ours)
+        if deletes:
+            state.reports.append(
+                await apply_plan(api, Plan(tuple(deletes)), parallelism=parallelism, report=on_outcome)
+            )
+            continue  # read again: another runner may have acted meanwhile
+        jobs = await read_jobs(api, jobs_needed(definitions, workflows, plan.selection))
+        try:
+            remaining = compute_plan(
+                definitions,
+                workflows,
+                jobs,
+                now=now(),
+                prune=plan.prune,
+                protect=protect,
+                selection=plan.selection,
+                api_url=plan.api_url,
+                environment=plan.environment,
+            )
+        except PlanError as exc:
+            left = unresolved or exc.problems
+            continue  # duplicates someone else made: they may be resolving them now
+        left = list(unresolved)
+        changes = []
+        for change in remaining.changes:
+            if change.key in failed:
+                continue
+            kept = _normalised(change, sent, ours)
+            if kept:
+                state.normalised.setdefault((change.title, kept[0]), kept[1])
+            else:
+                changes.append(change)
+        if not changes:
+            remaining = None
+            if not left:
+                break
+            continue
+        left = [f"{change.action} {change.title!r}" for change in changes]
+        if round_ + 1 < rounds:
+            state.reports.append(
+                await apply_plan(api, Plan(tuple(changes)), parallelism=parallelism, report=on_outcome)
+            )
+    return Convergence(
+        state.rounds,
+        tuple(state.reports),
+        tuple(state.normalised.values()),
+        tuple(left),
+        remaining,
+    )
+
+
+def _normalised(
+    change: object, sent: dict[tuple[str, str], object], created: set[str]
+) -> tuple[str, str] | None:
+    """(field, message) when ``change`` would send again what this apply already sent (in
+    a create, or in an update of that field) and the server changed back: it normalises it."""
+    if not isinstance(change, Update) or not change.diffs:
+        return None
+    for diff in change.diffs:
+        if change.title not in created and sent.get((change.title, diff.path), object()) != diff.new:
+            return None
+    diff = change.diffs[0]
+    shown = (
+        ("(sensitive)", "(sensitive)")
+        if diff.sensitive
+        else (json.dumps(diff.new, ensure_ascii=False), json.dumps(diff.old, ensure_ascii=False))
+    )
+    return diff.path, (
+        f"the server normalises {diff.path} of {change.title!r} (sent {shown[0]}, keeps {shown[1]})"
+    )
