@@ -218,7 +218,13 @@ class _Applier:
                         change, "done", f"id {found[0]} (its answer was lost; found in the listing)", found[0]
                     )
                 elif found:
-                    self.finish(change, "failed", f"{len(found)} workflows now have this title; fix by hand")
+                    # Copies made by another apply running at the same time: keep the one every
+                    # runner keeps (the smallest id); the verification round removes the others.
+                    kept = min(found, key=lambda i: (len(i), i))
+                    self.created[change.key] = kept
+                    self.finish(
+                        change, "done", f"id {kept} (its answer was lost; {len(found)} copies found)", kept
+                    )
                 else:
                     again.append(change)
             if round_ + 1 < LOOKUP_ROUNDS:
