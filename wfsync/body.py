@@ -12,7 +12,9 @@ SENSITIVE = "(sensitive)"
 
 @dataclass(frozen=True)
 class FieldDiff:
-    """One managed field that differs: where, what it is, what it will be."""
+    """One managed field that differs: where, what it is, what it will be. For a field
+    holding a value from the environment (``sensitive``), ``new`` is its template
+    (``https://h.example.com/${TOKEN}``) and the old value is never shown."""
 
     path: str
     old: Any
@@ -21,5 +23,5 @@ class FieldDiff:
 
     @property
     def data(self) -> dict[str, Any]:
-        shown = (SENSITIVE, SENSITIVE) if self.sensitive else (self.old, self.new)
-        return {"path": self.path, "old": shown[0], "new": shown[1], "sensitive": self.sensitive}
+        old = SENSITIVE if self.sensitive else self.old
+        return {"path": self.path, "old": old, "new": self.new, "sensitive": self.sensitive}

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from wfsync.body import FieldDiff
-from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, PathKey, ScheduleRun, Update
+from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, PathKey, ScheduleRun, Update, templated
 from wfsync.config import Safety
 from wfsync.definitions import BODY_FIELDS, Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
@@ -343,6 +343,12 @@ def compute_plan(
         if live is not None:
             digest = live_digest(live, pending)
             diffs = _diffs(live.body, definition.body, definition.secrets)
+            if definition.secrets:  # show where a secret goes, never its value
+                written = templated(definition.body, definition.secrets)
+                diffs = [
+                    replace(d, old=None, new=_leaf(written, tuple(d.path.split(".")))) if d.sensitive else d
+                    for d in diffs
+                ]
             if diffs:
                 fields = {diff.path.split(".")[0] for diff in diffs}
                 patch = {name: definition.body.get(name) for name in BODY_FIELDS if name in fields}

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from wfsync.apply import PAST, Outcome
-from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update
+from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update, templated
 from wfsync.operate import SmokeResult
 from wfsync.plan import LiveRef, Plan
 from wfsync.sync import ApplyResult
@@ -79,23 +79,19 @@ def _head(change: Change) -> str:
 
 def _details(change: Change) -> Iterator[str]:
     if isinstance(change, Create):
-        secret_fields = {str(path[0]) for path in change.secrets}
+        # Values from the environment are shown as written: ${NAME}, never the value.
+        body = templated(change.body, change.secrets)
         for name in ("title", "callbackUrl", "webhook", "endCall"):
-            if name not in change.body:
+            if name not in body:
                 continue
-            leaves = (
-                change.body[name].items()
-                if isinstance(change.body[name], dict)
-                else [(None, change.body[name])]
-            )
+            leaves = body[name].items() if isinstance(body[name], dict) else [(None, body[name])]
             for leaf, value in leaves:
                 path = f"{name}.{leaf}" if leaf else name
-                shown = "(sensitive)" if name in secret_fields else _value(value)
-                yield f"{path}: {shown}"
+                yield f"{path}: {_value(value)}"
     elif isinstance(change, Update):
         for diff in change.diffs:
             if diff.sensitive:
-                yield f"{diff.path}: (sensitive) -> (sensitive)"
+                yield f"{diff.path}: (sensitive) -> {_value(diff.new)}"
             elif diff.new is None:
                 yield f"{diff.path}: {_value(diff.old)} -> (removed)"
             elif diff.old is None:
@@ -239,6 +235,6 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
             lines += [f"  {item}" for item in settled.left]
     if result.remaining is not None and not result.remaining.empty:
         lines.append(render_text(result.remaining, color=color).rstrip())
-    elif result.remaining is not None or (settled is not None and not settled.left):
+    elif report.ok and (result.remaining is not None or (settled is not None and not settled.left)):
         lines.append("Verified: the live workflows match the definitions.")
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ libraries are imported inside the commands so that ``wfsync --help`` starts fast
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,6 +49,62 @@ def main() -> None:
     Example:
       wfsync emulator --port 8787
     """
+    guard_output()
+
+
+# Environment variables whose values are masked in all output even if no definition uses
+# them (defence in depth, as CI systems mask their secrets): names that say what they hold.
+SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def register_secrets(paths: Any) -> None:
+    """Register the value of every ``${NAME}`` the definition files under ``paths`` use,
+    shown as ``${NAME}``: read from the files themselves, so that even a file that does not
+    load (validate's messages) never shows one."""
+    import os
+
+    from wfsync.definitions import find_files
+    from wfsync.redact import SECRETS
+
+    files, _ = find_files(paths)
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue  # the loader reports it
+        for name in set(_REFERENCE.findall(text)):
+            SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
+
+
+def register_project_secrets(config_file: str | None) -> None:
+    """Register the secrets of the project's definitions (for commands that do not
+    otherwise read them, such as pull)."""
+    from wfsync.config import load_settings
+
+    try:
+        register_secrets(load_settings(config_file).paths)
+    except WfsyncError:
+        pass  # no usable settings here: nothing to register
+
+
+def guard_output() -> None:
+    """Route standard output and error through the redactor, once per command."""
+    import os
+    import sys
+
+    from wfsync.redact import SECRETS, RedactingStream
+
+    SECRETS.clear()
+    for name, value in os.environ.items():
+        if SECRET_NAMES.search(name) and len(value) >= 8:
+            SECRETS.add(value, f"${{{name}}}")
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
 
 
 def config_option(command: F) -> F:
@@ -85,23 +142,13 @@ def api_options(command: F) -> F:
     return command
 
 
-class _Redact:
-    """A logging filter that removes a secret from every record."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-
-    def filter(self, record: Any) -> bool:
-        if self.secret and self.secret in record.getMessage():
-            record.msg, record.args = record.getMessage().replace(self.secret, "***"), ()
-        return True
-
-
 _handlers: list[Any] = []
 
 
-def setup_logging(debug: bool, secret: str) -> None:
+def setup_logging(debug: bool) -> None:
     import logging
+
+    from wfsync.redact import RedactingFilter
 
     for name, handler in _handlers:  # from an earlier command in this process (tests)
         logging.getLogger(name).removeHandler(handler)
@@ -110,7 +157,7 @@ def setup_logging(debug: bool, secret: str) -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    handler.addFilter(_Redact(secret))
+    handler.addFilter(RedactingFilter())
     for name, level in (("wfsync", logging.DEBUG), ("httpx", logging.INFO)):
         logger = logging.getLogger(name)
         logger.setLevel(level)
@@ -135,9 +182,12 @@ def github_escape(text: str, *, property_value: bool = False) -> str:
 
 
 def write_file(path: str, text: str, *, append: bool = False) -> None:
-    """Write (or append) a text file; an OSError becomes a one-line error in reports_errors."""
+    """Write (or append) a text file, every secret masked; an OSError becomes a one-line
+    error in reports_errors."""
+    from wfsync.redact import SECRETS
+
     with open(path, "a" if append else "w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(SECRETS.mask(text))
 
 
 def connect(target: Any, connections: int = 20) -> Any:
@@ -184,7 +234,14 @@ def call_api(
         open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target,
         hold(target) if hold else contextlib.nullcontext(),
     ):
-        setup_logging(debug, target.key)
+        from dataclasses import replace
+
+        from wfsync.redact import SECRETS, url_without_password
+
+        SECRETS.add(target.key)
+        SECRETS.add_url(target.url)
+        target = replace(target, name=url_without_password(target.name))
+        setup_logging(debug)
 
         async def run() -> Any:
             async with connect(target, connections) as api:

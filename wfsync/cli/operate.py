@@ -237,8 +237,17 @@ def pull(folder: str, force: bool, **options: Any) -> None:
         workflows = await api.list_workflows()
         return workflows, await read_jobs(api, [w.id for w in workflows])
 
+    from wfsync.cli.app import register_project_secrets
+    from wfsync.redact import SECRETS
+
+    register_project_secrets(options["config_file"])
     workflows, jobs = call_api(action, **options)
-    files = definition_files(workflows, jobs)
+    # A value the project takes from the environment is written back as its ${NAME}, and
+    # never becomes part of a file name.
+    files = {
+        SECRETS.mask(name).replace("${", "").replace("}", ""): text
+        for name, text in definition_files(workflows, jobs).items()
+    }
     clashes = [name for name in files if os.path.exists(os.path.join(folder, name))]
     if clashes and not force:
         shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")

@@ -14,6 +14,7 @@ from wfsync.cli.app import (
     count,
     github_escape,
     main,
+    register_secrets,
     reports_errors,
     use_color,
     write_file,
@@ -69,6 +70,7 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
     from wfsync.definitions import DefinitionError, load_definitions
 
     settings = load_settings(config_file)
+    register_secrets(paths or settings.paths)
     try:
         definitions = load_definitions(paths or settings.paths)
         problems = []
@@ -349,6 +351,7 @@ class _Run:
     def definitions(self) -> Any:
         from wfsync.definitions import load_definitions
 
+        register_secrets(self.paths or self.settings.paths)
         return load_definitions(self.paths or self.settings.paths)
 
     def account(self, target: Any) -> Any:
