@@ -82,12 +82,12 @@ def register_secrets(paths: Any) -> None:
 def register_project_secrets(config_file: str | None) -> None:
     """Register the secrets of the project's definitions (for commands that do not
     otherwise read them, such as pull)."""
+    import contextlib
+
     from wfsync.config import load_settings
 
-    try:
+    with contextlib.suppress(WfsyncError):  # no usable settings here: nothing to register
         register_secrets(load_settings(config_file).paths)
-    except WfsyncError:
-        pass  # no usable settings here: nothing to register
 
 
 def guard_output() -> None:
