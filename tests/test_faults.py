@@ -119,13 +119,23 @@ def test_an_apply_killed_midway_converges_when_run_again(
     check_converged(server, {f"Flow {n:04d}" for n in range(120)} | {"Hand-made"}, [bystander])
 
 
-def test_two_applies_started_at_once(project: Path, start_emulator: Any) -> None:
+def test_two_applies_on_one_machine_take_turns(project: Path, start_emulator: Any) -> None:
+    """The machine's lock is held (by this test) while both applies start: each says it
+    waits, then one does the work and the other finds nothing left: events, not timing."""
+    from wfsync.lock import apply_lock
+
     server: EmulatorServer = start_emulator(EmulatorConfig(faults=Faults(latency=0.01), timing=SLOW_JOBS))
     write(definitions(60))
-    first, second = apply_process(server), apply_process(server)
-    outputs = [p.communicate(timeout=60)[0] for p in (first, second)]
-    assert first.returncode == 0 and second.returncode == 0, outputs
-    assert sum("Waiting for another apply" in out for out in outputs) == 1
+    with apply_lock(server.url, timeout=0):
+        processes = [apply_process(server), apply_process(server)]
+        for process in processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            while line and "Waiting for another apply" not in line:
+                line = process.stdout.readline()
+            assert "Waiting for another apply" in line
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
     assert sum("60 created" in out for out in outputs) == 1, "one apply did the work"
     assert sum("No changes: the live workflows match the definitions." in out for out in outputs) == 1
     check_converged(server, {f"Flow {n:04d}" for n in range(60)}, [])
