@@ -70,8 +70,11 @@ def test_ctrl_c_stops_the_emulator_cleanly() -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
-    assert "listening on" in process.stderr.readline()
-    time.sleep(0.5)
+    first = process.stderr.readline()
+    match = re.search(r"listening on (http://\S+)", first)
+    assert match, first
+    # Serving: the socket is bound before that line, so this waits for the first answer.
+    assert httpx.get(match.group(1) + "/v1/workflows", timeout=30).status_code == 401
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=10)
     assert process.returncode == 0 and rest.strip().endswith("wfsync emulator stopped")
