@@ -34,6 +34,7 @@ from wfsync.changes import Delete, Update
 from wfsync.definitions import Definition
 from wfsync.errors import PlanError
 from wfsync.live import read_jobs
+from wfsync.normalised import Normalisation, digest
 from wfsync.plan import Plan, compute_plan, jobs_needed
 from wfsync.shapes import LiveWorkflow
 
@@ -51,6 +52,7 @@ class Convergence:
     rounds: int = 0
     reports: tuple[ApplyReport, ...] = ()
     normalised: tuple[str, ...] = ()
+    learned: tuple[Normalisation, ...] = ()  # what to remember, so plans stop proposing it
     left: tuple[str, ...] = ()
     remaining: Plan | None = None
 
@@ -68,6 +70,7 @@ class _State:
     rounds: int = 0
     reports: list[ApplyReport] = field(default_factory=list)
     normalised: dict[tuple[str, str], str] = field(default_factory=dict)
+    learned: list[Normalisation] = field(default_factory=list)
 
 
 def _managed_equal(workflows: Sequence[LiveWorkflow]) -> bool:
@@ -155,6 +158,12 @@ async def converge(
             kept = _normalised(change, sent, ours)
             if kept:
                 state.normalised.setdefault((change.title, kept[0]), kept[1])
+                assert isinstance(change, Update)
+                state.learned += [
+                    Normalisation(change.title, diff.path, digest(diff.new), digest(diff.old))
+                    for diff in change.diffs
+                    if not diff.sensitive
+                ]
             else:
                 changes.append(change)
         if not changes:
@@ -171,6 +180,7 @@ async def converge(
         state.rounds,
         tuple(state.reports),
         tuple(state.normalised.values()),
+        tuple(state.learned),
         tuple(left),
         remaining,
     )

@@ -13,7 +13,7 @@ as events (:class:`Planned`, :class:`Progressed`, …), which the CLI renders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from wfsync.definitions import Definition
 from wfsync.errors import ConfigError
 from wfsync.live import read_jobs
 from wfsync.lock import apply_lock
+from wfsync.normalised import Normalisation
 from wfsync.operate import SmokeResult, smoke_runs
 from wfsync.plan import Plan, Selection, check_safety, compute_plan, jobs_needed
 from wfsync.saved import check_saved
@@ -56,6 +57,8 @@ class Options:
     selection: Selection = field(default_factory=Selection)
     protect: tuple[str, ...] = ()
     safety: Safety = field(default_factory=Safety)
+    # Fields the server is known to normalise (wfsync.normalised), by (title, field).
+    normalised: Mapping[tuple[str, str], Normalisation] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ async def plan_against(
         selection=options.selection,
         api_url=account.api_url,
         environment=account.environment,
+        normalised=options.normalised,
     )
 
 

@@ -159,7 +159,8 @@ def plan(
     run = _Run(paths, given)
     definitions = run.definitions()
     result = call_api(
-        lambda api, target: plan_against(api, definitions, run.options, run.account(target)), **run.api
+        lambda api, target: plan_against(api, definitions, run.options_for(target), run.account(target)),
+        **run.api,
     )
     if as_json:
         click.echo(render.render_json(result), nl=False)
@@ -289,7 +290,7 @@ def apply(
         return await apply_session(
             api,
             run.definitions,
-            run.options,
+            run.options_for(target),
             run.account(target),
             saved=saved,
             confirm=_confirmation(auto_approve, target.name, err=as_json),
@@ -304,6 +305,7 @@ def apply(
 
     result = call_api(session, connections=parallelism + 2, **run.api)
     progress.close()
+    run.remember(result)
     click.echo(render_apply(result, color=color), file=out, nl=False)
     if as_json:
         from wfsync.apply import ApplyReport
@@ -353,6 +355,30 @@ class _Run:
 
         register_secrets(self.paths or self.settings.paths)
         return load_definitions(self.paths or self.settings.paths)
+
+    @property
+    def normalised_file(self) -> str:
+        import os
+
+        from wfsync.normalised import FILE
+
+        root = os.path.dirname(self.settings.source) if self.settings.source else "."
+        return os.path.join(root, FILE)
+
+    def options_for(self, target: Any) -> Any:
+        """The options for one account, with what its server is known to normalise."""
+        from dataclasses import replace
+
+        from wfsync.normalised import load
+
+        return replace(self.options, normalised=load(self.normalised_file, target.name))
+
+    def remember(self, result: Any) -> None:
+        """Keep what the verification round learnt, so later plans stop proposing it."""
+        from wfsync.normalised import remember
+
+        if result.convergence is not None and result.convergence.learned:
+            remember(self.normalised_file, result.plan.api_url, result.convergence.learned)
 
     def account(self, target: Any) -> Any:
         from wfsync.sync import Account
