@@ -36,6 +36,7 @@ from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, PathKey, Sch
 from wfsync.config import Safety
 from wfsync.definitions import BODY_FIELDS, Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
+from wfsync.normalised import Normalisation, digest
 from wfsync.shapes import Job, LiveWorkflow
 
 __all__ = [
@@ -313,11 +314,14 @@ def compute_plan(
     selection: Selection | None = None,
     api_url: str | None = None,
     environment: str | None = None,
+    normalised: Mapping[tuple[str, str], Normalisation] | None = None,
 ) -> Plan:
     """The changes that make the live workflows match the definitions; raises PlanError.
 
     Every definition claims its live workflow, so one outside ``selection`` is never taken
-    for unmanaged (nor pruned); only selected definitions and workflows change.
+    for unmanaged (nor pruned); only selected definitions and workflows change. A field
+    the server is known to normalise (``normalised``: sent this, keeps that) is a note,
+    not an update made again.
     """
     selection = selection or Selection()
     matches, problems = _match(definitions, workflows)
@@ -349,6 +353,8 @@ def compute_plan(
                     replace(d, old=None, new=_leaf(written, tuple(d.path.split(".")))) if d.sensitive else d
                     for d in diffs
                 ]
+            if normalised:
+                diffs = _unless_normalised(definition.title, diffs, normalised, warnings)
             if diffs:
                 fields = {diff.path.split(".")[0] for diff in diffs}
                 patch = {name: definition.body.get(name) for name in BODY_FIELDS if name in fields}
@@ -389,6 +395,25 @@ def compute_plan(
         prune=prune,
         selection=selection,
     )
+
+
+def _unless_normalised(
+    title: str,
+    diffs: Sequence[FieldDiff],
+    normalised: Mapping[tuple[str, str], Normalisation],
+    warnings: list[str],
+) -> list[FieldDiff]:
+    kept = []
+    for diff in diffs:
+        known = normalised.get((title, diff.path))
+        if known is not None and (known.sent, known.kept) == (digest(diff.new), digest(diff.old)):
+            warnings.append(
+                f"the server normalises {diff.path} of {title!r}: it keeps {json.dumps(diff.old)} "
+                f"for {json.dumps(diff.new)}; not sent again (write what it keeps to silence this)"
+            )
+        else:
+            kept.append(diff)
+    return kept
 
 
 def check_safety(plan: Plan, safety: Safety) -> None:
