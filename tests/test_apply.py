@@ -297,13 +297,14 @@ def test_when_the_lookup_itself_fails_the_lost_create_is_reported() -> None:
     )
 
 
-def test_a_lost_create_that_finds_two_is_not_guessed() -> None:
+def test_a_lost_create_that_finds_copies_keeps_the_one_every_runner_keeps() -> None:
     api = FakeApi()
-    api.workflows = {"other": {"title": "A"}}  # someone else made one meanwhile
+    api.workflows = {"id9": {"title": "A"}}  # another apply made one meanwhile
     api.trouble[("create", "A")] = ["stored-then-lost"]
-    report = run(api, Create("A", None, {"title": "A"}))
-    assert report.outcomes[0].status == "failed"
-    assert report.outcomes[0].detail == "2 workflows now have this title; fix by hand"
+    report = run(api, Create("A", None, {"title": "A"}), ScheduleRun("A", None, "2027-01-01T00:00:00.000Z"))
+    assert report.outcomes[0].status == "done" and report.outcomes[0].workflow_id == "id1"
+    assert report.outcomes[0].detail == "id id1 (its answer was lost; 2 copies found)"
+    assert list(api.jobs) == ["id1"], "the schedule went to the copy that is kept (the smallest id)"
 
 
 @pytest.mark.parametrize("action", ["cancel", "delete", "update"])

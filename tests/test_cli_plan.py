@@ -59,7 +59,9 @@ def test_a_first_plan_creates_everything(project: Path) -> None:
         result.output.splitlines()[-1]
         == "Plan: 3 to create, 0 to update, 0 to cancel, 1 to schedule, 0 to delete."
     )
-    assert '+ create "Lead follow-up"' in result.output and "webhook.url: (sensitive)" in result.output
+    assert '+ create "Lead follow-up"' in result.output and (
+        'webhook.url: "https://crm.example.com/hooks/${HOOK_TOKEN}"' in result.output
+    )
     assert '> schedule "Payment reminder" (once created) at 2099-04-01T09:00:00.000Z (GMT)' in result.output
     assert SECRET not in result.output and "\x1b[" not in result.output, "no secret; no colour in a pipe"
     assert plan("--detailed-exitcode").exit_code == 2

@@ -282,8 +282,13 @@ class TestData:
         )
         update = plan.data["changes"][0]
         assert update["diffs"] == [
-            {"path": "webhook.url", "old": "(sensitive)", "new": "(sensitive)", "sensitive": True}
-        ]
+            {
+                "path": "webhook.url",
+                "old": "(sensitive)",
+                "new": secrets[("webhook", "url")],
+                "sensitive": True,
+            }
+        ], "the new value is shown as its template, the old one not at all"
         assert update["patch"]["webhook"]["url"] == secrets[("webhook", "url")]
 
     def test_the_shape_and_order_are_stable(self) -> None:

@@ -44,7 +44,7 @@ wfsync will make these changes at https://api.example (4 live workflows):
 
 + create "New"
     title: "New"
-    webhook.url: (sensitive)
+    webhook.url: "https://h.example.com/${T}"
 ~ update "Leads" (id-2), renamed from "Leads old"
     title: "Leads old" -> "Leads"
     callbackUrl: "https://a.example.com" -> (removed)
