@@ -186,6 +186,15 @@ def _name_problems(document: Document, value: dict[str, Any]) -> list[Problem]:
                     "(it names files and plan sections), at most 64",
                 )
             )
+        key_env = env.get("api_key_env") if isinstance(env, dict) else None
+        if isinstance(key_env, str) and key_env and not _VAR_NAME.fullmatch(key_env):
+            problems.append(
+                Problem(
+                    document.where(("environments", env_name, "api_key_env")),
+                    f"api_key_env {key_env!r} must name an environment variable: letters, digits and "
+                    "'_', not starting with a digit",
+                )
+            )
         if isinstance(env, dict):
             named += [(("environments", env_name, "vars", name), name) for name in _keys(env.get("vars"))]
     for path, name in named:
