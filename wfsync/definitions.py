@@ -130,7 +130,7 @@ def load_definitions(
     false is validate offline: each ``${NAME}`` is checked as a reference but its value
     is not needed (the value stays as written). ``include(title)`` is the environment's
     ``only``: the definitions it does not manage are left out of the result, and their
-    undefined variables are not problems (that environment never sends them).
+    undefined variables and missing secrets are not problems (that account never gets them).
     """
     env = os.environ if env is None else env
     options = _Options(
@@ -221,8 +221,8 @@ def parse_file(
         definitions.append(definition)
     problems.extend(
         problem
-        for path, problem, variable in references.problems
-        if not (variable and len(path) > 1 and path[1] in unmanaged)
+        for path, problem, missing in references.problems
+        if not (missing and len(path) > 1 and path[1] in unmanaged)
     )
     return definitions, problems
 
@@ -457,9 +457,9 @@ class _Interpolation:
 
     secrets: dict[PathKey, str] = field(default_factory=dict)  # path: the text plans show
     unresolved: set[PathKey] = field(default_factory=set)  # paths whose value is not final
-    # Problems of references, by the path they are at (an entry an environment does not
-    # manage drops those of its variables).
-    problems: list[tuple[PathKey, Problem, bool]] = field(default_factory=list)  # bool: a variable's
+    # Problems of references, by the path they are at, and whether they are a missing
+    # value (an entry an environment does not manage drops those: it is never sent there).
+    problems: list[tuple[PathKey, Problem, bool]] = field(default_factory=list)
 
 
 def _interpolate(
@@ -479,7 +479,8 @@ def _interpolate(
         result = _expand(text, env, vars, require_env=require_env, vars_for=vars_for)
         where = document.where(path)
         for error in result.errors:
-            outcome.problems.append((path, Problem(where, error), error.startswith("variable ")))
+            # A missing value depends on the account; a malformed reference does not.
+            outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
         if result.errors or result.unread:
             outcome.unresolved.add(path)
         if result.secret or result.unread:
