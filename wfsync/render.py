@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from wfsync.plan import Cancel, Change, Create, LiveRef, Plan, ScheduleRun, Update
+from wfsync.schedules import local_time
 
 __all__ = ["MARKER", "render_json", "render_markdown", "render_text", "summary_line"]
 
@@ -52,8 +53,10 @@ def _head(change: Change) -> str:
         return f"update {title}{_short(change.workflow_id)}, renamed from {_value(change.former_title)}"
     if isinstance(change, ScheduleRun):
         target = _short(change.workflow_id) if change.workflow_id else " (once created)"
-        zone = f", from {change.zone}" if change.zone else ""
-        return f"schedule {title}{target} at {change.instant} ({change.timezone}{zone})"
+        if change.zone:  # written as a local time: show it, then the instant the platform gets
+            local = local_time(change.instant, change.zone)
+            return f"schedule {title}{target} at {local} = {change.instant} ({change.timezone})"
+        return f"schedule {title}{target} at {change.instant} ({change.timezone})"
     if isinstance(change, Cancel):
         runs = len(change.pending)
         listed = f": {', '.join(change.pending)}" if change.pending else ""
