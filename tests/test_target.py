@@ -130,3 +130,18 @@ def test_each_environment_has_its_own_sandbox_under_the_project_root(
     assert name == f"sandbox:{os.path.join('..', '.wfsync', 'sandbox-staging.db')}"
     assert (tmp_path / ".wfsync" / "sandbox-staging.db").is_file()
     assert not (tmp_path / ".wfsync" / "sandbox.db").exists(), "environments never share state"
+
+
+def test_with_environments_defined_a_command_without_env_takes_default_env_or_fails(tmp_path: Path) -> None:
+    file = tmp_path / "wfsync.yaml"
+    file.write_text("environments:\n  staging: {api_key_env: STAGING_KEY}\n  acme: {}\n", encoding="utf-8")
+    settings = load_settings(file)
+    env = {"WFSYNC_API_KEY": "shared-key", "STAGING_KEY": KEY}
+    with pytest.raises(ConfigError) as caught:
+        target(settings=settings, configured_url=settings.api_url, env=env)
+    assert str(caught.value) == (
+        f"choose the environments with --env NAME (a glob; '*' for all): {file} defines staging, acme"
+    )
+    file.write_text(file.read_text(encoding="utf-8") + "default_env: staging\n", encoding="utf-8")
+    settings = load_settings(file)
+    assert target(settings=settings, env=env)[2:] == (KEY, "staging")

@@ -159,9 +159,16 @@ def open_target(
 
     ``environment`` (from :func:`wfsync.config.select_environments`) gives the URL, the
     key variable and the sandbox file; ``settings`` where the project's root is and how
-    to name the settings file in messages. ``configured_url`` is the older way to pass
-    the settings' URL (used when no environment is given).
+    to name the settings file in messages; with environments defined and none given,
+    ``default_env`` is used, else it is an error listing them. ``configured_url`` is the
+    older way to pass the settings' URL (used when no environment is given).
     """
+    if environment is None and settings is not None and settings.environments:
+        from wfsync.config import select_environments
+
+        # No --env: the default_env, else an error listing them; never the top-level
+        # account by accident (a shared key is how plans land in another client's account).
+        (environment,) = select_environments(settings)
     name = environment.name if environment is not None else None
     if sandbox:
         from wfsync.emulator import DEV_KEY
