@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wfsync.config import Environment
 from wfsync.definitions import DefinitionError, expand, load_definitions
@@ -208,3 +210,30 @@ def test_an_unknown_zone_is_the_timezone_field_s_problem() -> None:
     assert (
         isinstance(kolkata, ScheduleError) and kolkata.field == "timezone" and "UTC+05:30" in kolkata.message
     )
+
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "UTC",
+    "GMT_plus_3",
+    "GMT",
+]
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    zone=st.sampled_from(ZONES),
+    offset=st.sampled_from(["", "Z", "+01:00", "+02:00", "-04:00", "+05:30", "+10:30", "+11:00"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_date_time_is_read_or_refused_never_a_crash(moment: datetime, zone: str, offset: str) -> None:
+    written = moment.isoformat(timespec="minutes") + offset
+    schedule = read_schedule(written, zone)
+    if isinstance(schedule, ScheduleError):
+        return
+    if not offset:  # a local time means that wall-clock time in its zone
+        assert schedule.local.endswith(f"{written.replace('T', ' ')[-11:]} {zone}")
+    assert schedule.at.tzinfo is UTC

@@ -18,6 +18,7 @@ The platform takes a UTC instant and a zone named ``GMT``, ``GMT_plus_N`` or
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -82,6 +83,7 @@ def _offset_text(offset: timedelta | None) -> str:
     return f"{sign}{hours:02d}:{rest // 60:02d}"
 
 
+@functools.cache
 def _zone(name: str) -> tzinfo | None:
     """The zone called ``name`` (a platform zone is a fixed offset), or None if unknown."""
     if name in PLATFORM_ZONES:
@@ -140,6 +142,15 @@ def read_schedule(
 ) -> Schedule | ScheduleError:
     """The schedule ``written`` in ``timezone`` means, or what is wrong with it; ``name``
     is how messages call the date field (``schedules[0].scheduledDate``)."""
+    try:
+        return _read(written, timezone, name, location)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is after the last instant datetime holds
+        return ScheduleError(
+            "scheduledDate", f"{name} {written!r} is not a real date: its instant is beyond year 1 to 9999"
+        )
+
+
+def _read(written: str, timezone: str, name: str, location: Location | None) -> Schedule | ScheduleError:
     shape = _DATE_TIME.fullmatch(written)
     if shape is None:
         return ScheduleError(
@@ -166,7 +177,12 @@ def read_schedule(
             "or name an IANA zone such as Europe/Berlin to mean a local time there",
         )
     if offset is not None:
-        at = datetime.fromisoformat(f"{naive.isoformat()}{'+00:00' if offset in 'Zz' else offset}")
+        fixed = _fixed(offset)
+        if fixed is None:
+            return ScheduleError(
+                "scheduledDate", f"{name} {written!r} is not a real time: {offset} is not a UTC offset"
+            )
+        at = naive.replace(tzinfo=fixed)
         actual = at.astimezone(zone).utcoffset()
         if iana and actual != at.utcoffset():
             return ScheduleError(
@@ -197,6 +213,20 @@ def read_schedule(
     if error:
         return ScheduleError("timezone", error)
     return Schedule(at.astimezone(UTC), platform, location, timezone if iana else None)
+
+
+@functools.cache
+def _fixed(offset: str) -> tzinfo | None:
+    """The fixed zone of an offset as written (``Z``, ``+02:00``, ``-05:30``), or None
+    when it is not one (``+25:00``)."""
+    if offset in ("Z", "z"):
+        return UTC
+    from datetime import timezone
+
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    if hours > 23 or minutes > 59:
+        return None
+    return timezone((-1 if offset[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes))
 
 
 def _fraction_cut(time: str) -> str:
