@@ -170,7 +170,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def _name_problems(document: Document, value: dict[str, Any]) -> list[Problem]:
-    """What the schema leaves to code: names, and a default_env that names an environment."""
+    """What the schema leaves to code: names, variables that are plain text, and a
+    default_env that names an environment."""
     problems = []
     environments = value.get("environments")
     environments = environments if isinstance(environments, dict) else {}
@@ -198,6 +199,15 @@ def _name_problems(document: Document, value: dict[str, Any]) -> list[Problem]:
         if isinstance(env, dict):
             named += [(("environments", env_name, "vars", name), name) for name in _keys(env.get("vars"))]
     for path, name in named:
+        text = _lookup(value, path)
+        if isinstance(text, str) and "${" in text:
+            problems.append(
+                Problem(
+                    document.where(path),
+                    f"variable {name} holds '${{': variables are plain text, shown in plans; a secret "
+                    "belongs in the definition as ${NAME}",
+                )
+            )
         if not _VAR_NAME.fullmatch(name):
             problems.append(
                 Problem(
@@ -215,6 +225,12 @@ def _name_problems(document: Document, value: dict[str, Any]) -> list[Problem]:
             )
         )
     return problems
+
+
+def _lookup(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
 
 
 def _keys(mapping: Any) -> list[str]:
