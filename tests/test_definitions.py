@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,12 +17,18 @@ KINDS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_of_mistake_is_reported_where_it_is(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each fixture folder is one scenario: its files, the process environment it runs
+    with (env.json, when there is one) and every problem expected, in order."""
     monkeypatch.chdir(FIXTURES / kind)
     monkeypatch.delenv("WFSYNC_TEST_UNSET_HOOK", raising=False)
+    env_file = FIXTURES / kind / "env.json"
+    env = json.loads(env_file.read_text(encoding="utf-8")) if env_file.exists() else {}
     with pytest.raises(DefinitionError) as caught:
-        load_definitions(["."], env={})
+        load_definitions(["."], env=env)
     expected = (FIXTURES / kind / "expected.txt").read_text(encoding="utf-8").splitlines()
     assert [str(problem) for problem in caught.value.problems] == expected
+    for value in filter(None, env.values()):  # a secret never shows in a message
+        assert value not in str(caught.value)
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -240,7 +240,7 @@ def test_the_plan_shows_both_zones(api_env: EmulatorServer) -> None:
         encoding="utf-8",
     )
     output = cli("plan", "w.yaml").output
-    assert "at 2027-07-15T07:00:00.000Z (GMT_plus_2, from Europe/Berlin)" in output
+    assert "at 2027-07-15 09:00 Europe/Berlin = 2027-07-15T07:00:00.000Z (GMT_plus_2)" in output
     assert cli("apply", "w.yaml", "--auto-approve").exit_code == 0
     (workflow,) = api_env.store.list_workflows(0, 10)[0]
     assert [j["timezone"] for j in api_env.store.all_jobs(workflow["id"])] == ["GMT_plus_2"]

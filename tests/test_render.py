@@ -49,7 +49,7 @@ wfsync will make these changes at https://api.example (4 live workflows):
     title: "Leads old" -> "Leads"
     callbackUrl: "https://a.example.com" -> (removed)
 x cancel "Reminder" (id-3): 1 pending run: 2027-01-01T00:00:00.000Z (no longer defined)
-> schedule "Reminder" (id-3) at 2027-02-01T08:00:00.000Z (GMT_plus_1, from Europe/Berlin)
+> schedule "Reminder" (id-3) at 2027-02-01 09:00 Europe/Berlin = 2027-02-01T08:00:00.000Z (GMT_plus_1)
 - delete "Old" (id-4)
 
 Unmanaged, left alone (no definition; --prune would delete them): 1

@@ -10,9 +10,14 @@ twice, a rename that collides, the same schedule twice), and raises one
     >>> definitions[0].title, definitions[0].body["webhook"]      # doctest: +SKIP
     ('Appointment reminder', {'url': 'https://…'})
 
-``${NAME}`` in a string value is replaced by environment variable NAME; ``$${`` is a
-literal ``${``. Values that came from the environment are remembered in
-:attr:`Definition.secrets` so that no message or plan ever shows them.
+``${var.NAME}`` in a string value is a plain variable from ``vars`` in wfsync.yaml (shown
+in plans); ``${NAME}`` is a secret from the process environment, never shown: a missing or
+empty one is an error at its line, unless loading for ``validate`` offline
+(``require_env=False``), which checks the reference only. ``$${`` is a literal ``${``.
+Values that came from the environment are remembered in :attr:`Definition.secrets`, as
+the text plans show instead (variables filled in, ``${NAME}`` as written).
+
+A schedule's time is read by :mod:`wfsync.schedules` (local times in IANA zones).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 from wfsync import schema
 from wfsync.errors import WfsyncError
-from wfsync.schema import utc_instant
+from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
 from wfsync.yamlsource import Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "expand",
     "find_files",
     "load_definitions",
+    "parse_file",
     "platform_timezone",
 ]
 
@@ -47,56 +53,6 @@ SUFFIXES = (".yaml", ".yml")
 SETTINGS_NAMES = ("wfsync.yaml", "wfsync.yml")
 
 PathKey = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A one-shot run a workflow must have pending."""
-
-    at: datetime
-    timezone: str  # the platform's form: GMT, GMT_plus_N, GMT_minus_N
-    location: Location | None = None
-    zone: str | None = None  # the IANA zone it was written in, when it was
-
-    @property
-    def instant(self) -> str:
-        """The instant in UTC, as the platform writes it: ``2027-07-01T08:00:00.000Z``."""
-        return utc_instant(self.at)
-
-
-PLATFORM_ZONES = frozenset(
-    ["GMT"] + [f"GMT_plus_{n}" for n in range(1, 15)] + [f"GMT_minus_{n}" for n in range(1, 13)]
-)
-
-
-def platform_timezone(name: str, at: datetime) -> tuple[str, str | None]:
-    """The platform's zone name for ``name`` at the instant ``at``, or an error.
-
-    ``GMT_plus_2`` stays as it is; ``Europe/Berlin`` becomes ``GMT_plus_1`` in winter and
-    ``GMT_plus_2`` in summer. A zone whose offset then is not whole hours (Asia/Kolkata,
-    +05:30) cannot be said in the platform's terms.
-    """
-    if name in PLATFORM_ZONES:
-        return name, None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        offset = at.astimezone(ZoneInfo(name)).utcoffset()
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        hint = "use GMT, GMT_plus_N, GMT_minus_N or an IANA zone such as Europe/Berlin"
-        return name, f"unknown timezone {name!r}: {hint}"
-    seconds = int(offset.total_seconds()) if offset is not None else 0
-    hours, rest = divmod(abs(seconds), 3600)
-    sign = "+" if seconds >= 0 else "-"
-    if rest:
-        return name, (
-            f"{name} is UTC{sign}{hours:02d}:{rest // 60:02d} at {utc_instant(at)}; the platform's "
-            "GMT_plus_N / GMT_minus_N zones are whole hours"
-        )
-    platform = "GMT" if hours == 0 else f"GMT_{'plus' if seconds > 0 else 'minus'}_{hours}"
-    if platform not in PLATFORM_ZONES:
-        return name, f"{name} is UTC{sign}{hours} at {utc_instant(at)}, beyond the platform's zones"
-    return platform, None
 
 
 @dataclass(frozen=True)
@@ -159,10 +115,27 @@ def _is_definition_file(relative: Path) -> bool:
 
 
 def load_definitions(
-    paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    env: Mapping[str, str] | None = None,
+    *,
+    vars: Mapping[str, str] | None = None,
+    require_env: bool = True,
+    environment: str | None = None,
+    include: Callable[[str], bool] | None = None,
 ) -> list[Definition]:
-    """Every definition under ``paths``, in file order; raises DefinitionError."""
+    """Every definition under ``paths``, in file order; raises DefinitionError.
+
+    ``vars`` are the values of ``${var.NAME}`` (an environment's, merged over the
+    top-level ones); ``environment`` names whose they are in messages. ``require_env``
+    false is validate offline: each ``${NAME}`` is checked as a reference but its value
+    is not needed (the value stays as written). ``include(title)`` is the environment's
+    ``only``: the definitions it does not manage are left out of the result, and their
+    undefined variables and missing secrets are not problems (that account never gets them).
+    """
     env = os.environ if env is None else env
+    options = _Options(
+        dict(vars or {}), require_env, f" for environment {environment!r}" if environment else "", include
+    )
     files, problems = find_files(paths)
     definitions: list[Definition] = []
     with paused_gc():
@@ -172,17 +145,32 @@ def load_definitions(
             except OSError as exc:
                 problems.append(Problem(Location(str(path), 0, 0), f"cannot read: {exc.strerror}"))
                 continue
-            loaded, file_problems = parse_file(str(path), data, env)
+            loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)
+    if include is not None:
+        definitions = [definition for definition in definitions if include(definition.title)]
     return definitions
 
 
-def parse_file(file: str, data: bytes, env: Mapping[str, str]) -> tuple[list[Definition], list[Problem]]:
+@dataclass(frozen=True)
+class _Options:
+    """How references are resolved (see :func:`load_definitions`)."""
+
+    vars: Mapping[str, str] = field(default_factory=dict)
+    require_env: bool = True
+    vars_for: str = ""  # " for environment 'acme'", in messages
+    include: Callable[[str], bool] | None = None
+
+
+def parse_file(
+    file: str, data: bytes, env: Mapping[str, str], options: _Options | None = None
+) -> tuple[list[Definition], list[Problem]]:
     """The definitions of one file and the problems found in it."""
+    options = options or _Options()
     try:
         document = read_yaml(file, data)
     except YamlError as exc:
@@ -195,15 +183,19 @@ def parse_file(file: str, data: bytes, env: Mapping[str, str]) -> tuple[list[Def
         found = type(top).__name__
         return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")]
     problems: list[Problem] = list(document.problems)
-    secrets, unresolved = _interpolate(document, env, problems)
+    references = _interpolate(
+        document, env, options.vars, require_env=options.require_env, vars_for=options.vars_for
+    )
+    secrets, unresolved = references.secrets, references.unresolved
     issues = schema.validate("definitions", top, strip=2)
     for issue in issues:
-        if issue.path in unresolved:  # reported already, as the missing variable
+        if issue.path in unresolved:  # reported already, as the reference
             continue
         key = issue.message.startswith("property ")
         problems.append(Problem(document.where(issue.path, key=key), _redact(issue, secrets)))
     entries = top.get("workflows")
     if not isinstance(entries, list):
+        problems.extend(problem for _, problem, _ in references.problems)
         return [], problems
     # Checks beyond the schema look only at what the schema passed: skip broken parts.
     broken = _Broken({issue.path for issue in issues} | unresolved)
@@ -212,14 +204,26 @@ def parse_file(file: str, data: bytes, env: Mapping[str, str]) -> tuple[list[Def
         if len(path) > 2 and path[0] == "workflows" and isinstance(path[1], int):
             secrets_by_entry.setdefault(path[1], {})[path[2:]] = written
     definitions = []
+    unmanaged: set[int] = set()
     for index, entry in enumerate(entries):
         base = ("workflows", index)
         if not isinstance(entry, dict) or not isinstance(entry.get("title"), str) or base in broken.exact:
             continue
+        if (
+            options.include is not None
+            and (*base, "title") not in unresolved
+            and not options.include(entry["title"])
+        ):
+            unmanaged.add(index)
         entry_secrets = secrets_by_entry.get(index, {})
         definition, entry_problems = _definition(document, index, entry, entry_secrets, broken)
         problems.extend(entry_problems)
         definitions.append(definition)
+    problems.extend(
+        problem
+        for path, problem, missing in references.problems
+        if not (missing and len(path) > 1 and path[1] in unmanaged)
+    )
     return definitions, problems
 
 
@@ -239,27 +243,31 @@ def _definition(
         schedules = []
         seen: dict[datetime, Location] = {}
         for number, item in enumerate(entry["schedules"]):
-            if broken.within((*base, "schedules", number)):
+            path = (*base, "schedules", number)
+            if broken.within(path):
                 continue
-            at = schema.parse_instant(item["scheduledDate"])
-            assert at is not None  # the schema checked the format
-            where = document.where((*base, "schedules", number))
-            if at in seen:
+            where = document.where(path)
+            schedule = read_schedule(
+                item["scheduledDate"],
+                item["timezone"],
+                name=f"schedules[{number}].scheduledDate",
+                location=where,
+            )
+            if isinstance(schedule, ScheduleError):
+                problems.append(Problem(document.where((*path, schedule.field)), schedule.message))
+                continue
+            if schedule.at in seen:
                 problems.append(
                     Problem(
                         where,
                         f"the same schedule twice: {item['scheduledDate']} is the "
-                        f"same instant as line {seen[at].line}",
+                        f"same instant as line {seen[schedule.at].line}",
                     )
                 )
                 continue
-            seen[at] = where
-            timezone, error = platform_timezone(item["timezone"], at)
-            if error:
-                problems.append(Problem(document.where((*base, "schedules", number, "timezone")), error))
-                continue
-            zone = item["timezone"] if timezone != item["timezone"] else None
-            schedules.append(Schedule(at, timezone, where, zone))
+            seen[schedule.at] = where
+            schedules.append(schedule)
+    problems.extend(_title_problems(document, base, entry, secrets, broken))
     body_secrets = {path: written for path, written in secrets.items() if path[0] in BODY_FIELDS}
     definition = Definition(
         title=entry["title"],
@@ -273,6 +281,36 @@ def _definition(
         secrets=body_secrets,
     )
     return definition, problems
+
+
+def _title_problems(
+    document: Document, base: PathKey, entry: dict[str, Any], secrets: dict[PathKey, str], broken: _Broken
+) -> Iterator[Problem]:
+    """Titles people can tell apart and read: none blank, none holding a secret."""
+    titles: list[tuple[PathKey, Any]] = [(("title",), entry["title"])]
+    if not broken.within((*base, "lifecycle")):
+        former = entry.get("lifecycle", {}).get("formerTitles", ())
+        titles += [(("lifecycle", "formerTitles", n), title) for n, title in enumerate(former)]
+    for path, title in titles:
+        if isinstance(title, str) and title and not title.strip():
+            yield Problem(
+                document.where((*base, *path)), f"{_dotted(path)} is blank: it holds only whitespace"
+            )
+    # Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
+    for path, written in secrets.items():
+        if path[0] in ("title", "schedules", "lifecycle"):
+            yield Problem(
+                document.where((*base, *path)),
+                f"{_dotted(path)} cannot hold a secret ({written!r}): it is shown in every plan; "
+                "use ${var.NAME} for a plain value",
+            )
+
+
+def _dotted(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 @dataclass(frozen=True)
@@ -317,59 +355,140 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VAR = re.compile(r"var\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def expand(text: str, env: Mapping[str, str]) -> tuple[str, bool, list[str]]:
-    """``text`` with ``${NAME}`` replaced from ``env`` and ``$${`` made ``${``.
+@dataclass
+class _Expansion:
+    """What one string became: its value, and the text plans may show (the variables
+    filled in, each secret left as ``${NAME}``)."""
 
-    Returns the result, whether any variable was used, and the problems (a reference
-    that is malformed or names a variable that is not set; those are left as written).
-    """
-    used = False
-    errors: list[str] = []
+    value: str
+    template: str
+    secret: bool = False  # a value came from the environment
+    unread: bool = False  # a secret left unread (validate offline)
+    errors: list[str] = field(default_factory=list)
 
-    def replace(match: re.Match[str]) -> str:
-        nonlocal used
-        if match.group(0) == "$${":
-            return "${"
-        name = match.group(1)
-        if name is None or not _NAME.fullmatch(name):
-            errors.append(
-                f"invalid reference {match.group(0)!r}: write ${{NAME}} for an environment variable, "
-                "$${ for a literal ${"
+
+def _expand(
+    text: str, env: Mapping[str, str], vars: Mapping[str, str], *, require_env: bool, vars_for: str
+) -> _Expansion:
+    """``text`` with ``${var.NAME}`` from ``vars``, ``${NAME}`` from ``env`` and ``$${``
+    made ``${``. A reference that cannot be resolved is left as written, with an error
+    (or, for a secret when ``require_env`` is false, marked unread)."""
+    values: list[str] = []
+    shown: list[str] = []
+    result = _Expansion("", "")
+    position = 0
+    for match in _REFERENCE.finditer(text):
+        values.append(text[position : match.start()])
+        shown.append(text[position : match.start()])
+        position = match.end()
+        written, name = match.group(0), match.group(1)
+        variable = _VAR.fullmatch(name) if name is not None else None
+        if written == "$${":
+            values.append("${")
+            shown.append(written)
+        elif variable is not None and variable.group(1) in vars:
+            value = vars[variable.group(1)]
+            values.append(value)
+            # A variable's value is plain text: a ${ in it is not a reference.
+            shown.append(value.replace("${", "$${"))
+        elif variable is not None:
+            result.errors.append(
+                f"variable {variable.group(1)} is not defined{vars_for}: add it to vars in wfsync.yaml"
             )
-            return match.group(0)
-        if name not in env:
-            errors.append(f"environment variable {name} is not set")
-            return match.group(0)
-        used = True
-        return env[name]
+            values.append(written)
+            shown.append(written)
+        elif name is None or not _NAME.fullmatch(name):
+            result.errors.append(
+                f"invalid reference {written!r}: write ${{NAME}} for a secret from the environment, "
+                "${var.NAME} for a variable of wfsync.yaml, $${ for a literal ${"
+            )
+            values.append(written)
+            shown.append(written)
+        else:
+            shown.append(written)
+            # Empty is missing: on CI a secret that is not set expands to "".
+            if env.get(name):
+                values.append(env[name])
+                result.secret = True
+                continue
+            values.append(written)
+            if not require_env:
+                result.unread = True
+            elif name in env:
+                result.errors.append(
+                    f"environment variable {name} is empty (a secret that is not set on CI expands to "
+                    "an empty value)"
+                )
+            else:
+                result.errors.append(f"environment variable {name} is not set")
+    values.append(text[position:])
+    shown.append(text[position:])
+    result.value, result.template = "".join(values), "".join(shown)
+    return result
 
-    return _REFERENCE.sub(replace, text), used, errors
+
+def expand(
+    text: str,
+    env: Mapping[str, str],
+    *,
+    vars: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> tuple[str, bool, list[str]]:
+    """``text`` with ``${var.NAME}`` replaced from ``vars``, ``${NAME}`` from ``env`` and
+    ``$${`` made ``${``.
+
+    Returns the result, whether any value came from the environment, and the problems
+    (a malformed reference, an undefined variable, a secret that is not set or is empty;
+    those are left as written).
+
+        >>> expand("https://${var.HOST}/${TOKEN}", {"TOKEN": "t0k"}, vars={"HOST": "h.example"})
+        ('https://h.example/t0k', True, [])
+    """
+    result = _expand(text, env, vars or {}, require_env=require_env, vars_for="")
+    return result.value, result.secret, result.errors
+
+
+@dataclass
+class _Interpolation:
+    """The outcome of interpolating one document."""
+
+    secrets: dict[PathKey, str] = field(default_factory=dict)  # path: the text plans show
+    unresolved: set[PathKey] = field(default_factory=set)  # paths whose value is not final
+    # Problems of references, by the path they are at, and whether they are a missing
+    # value (an entry an environment does not manage drops those: it is never sent there).
+    problems: list[tuple[PathKey, Problem, bool]] = field(default_factory=list)
 
 
 def _interpolate(
-    document: Document, env: Mapping[str, str], problems: list[Problem]
-) -> tuple[dict[PathKey, str], set[PathKey]]:
-    """Replace ``${NAME}`` in every string value. Returns {path: text as written} for the
-    values that took something from the environment, and the paths left unresolved."""
-    secrets: dict[PathKey, str] = {}
-    unresolved: set[PathKey] = set()
+    document: Document,
+    env: Mapping[str, str],
+    vars: Mapping[str, str],
+    *,
+    require_env: bool,
+    vars_for: str,
+) -> _Interpolation:
+    """Resolve the references in every string value of ``document``, in place."""
+    outcome = _Interpolation()
 
     def substitute(path: PathKey, text: str) -> str:
         if "$" not in text:
             return text
-        result, used, errors = expand(text, env)
-        for error in errors:
-            problems.append(Problem(document.where(path), error))
-        if errors:
-            unresolved.add(path)
-        elif used:
-            secrets[path] = text
-        return result
+        result = _expand(text, env, vars, require_env=require_env, vars_for=vars_for)
+        where = document.where(path)
+        for error in result.errors:
+            # A missing value depends on the account; a malformed reference does not.
+            outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
+        if result.errors or result.unread:
+            outcome.unresolved.add(path)
+        if result.secret or result.unread:
+            outcome.secrets[path] = result.template
+        return result.value
 
     _walk_strings(document.value, (), substitute)
-    return secrets, unresolved
+    return outcome
 
 
 def _walk_strings(value: Any, path: PathKey, change: Callable[[PathKey, str], str]) -> Any:

@@ -14,6 +14,7 @@ from wfsync.apply import PAST, Outcome
 from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update, templated
 from wfsync.operate import SmokeResult
 from wfsync.plan import LiveRef, Plan
+from wfsync.schedules import local_time
 from wfsync.sync import ApplyResult
 
 __all__ = [
@@ -65,8 +66,10 @@ def _head(change: Change) -> str:
         return f"update {title}{_short(change.workflow_id)}, renamed from {_value(change.former_title)}"
     if isinstance(change, ScheduleRun):
         target = _short(change.workflow_id) if change.workflow_id else " (once created)"
-        zone = f", from {change.zone}" if change.zone else ""
-        return f"schedule {title}{target} at {change.instant} ({change.timezone}{zone})"
+        if change.zone:  # written as a local time: show it, then the instant the platform gets
+            local = local_time(change.instant, change.zone)
+            return f"schedule {title}{target} at {local} = {change.instant} ({change.timezone})"
+        return f"schedule {title}{target} at {change.instant} ({change.timezone})"
     if isinstance(change, Cancel):
         runs = len(change.pending)
         listed = f": {', '.join(change.pending)}" if change.pending else ""

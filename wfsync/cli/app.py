@@ -231,7 +231,7 @@ def call_api(
 
     settings = settings or load_settings(config_file)
     with (
-        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url) as target,
+        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url, settings=settings) as target,
         hold(target) if hold else contextlib.nullcontext(),
     ):
         from dataclasses import replace

@@ -53,29 +53,64 @@ def SELECTION(command: Any) -> Any:
     show_default=True,
     help="text: FILE:LINE:COL: message; github: annotations on the pull request; json: for tools.",
 )
+@click.option(
+    "--env",
+    "env_patterns",
+    multiple=True,
+    metavar="NAME",
+    help="Check the variables of these environments (repeatable; a glob). Default: every one.",
+)
+@click.option(
+    "--require-env",
+    is_flag=True,
+    help="Also demand a non-empty value for every ${NAME} secret (else the references are checked only).",
+)
 @config_option
 @reports_errors
-def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> None:
+def validate(
+    paths: tuple[str, ...],
+    output: str,
+    env_patterns: tuple[str, ...],
+    require_env: bool,
+    config_file: str | None,
+) -> None:
     """Check definition files without touching the network.
 
     Reads every *.yaml and *.yml under PATHS (default: the settings' paths, else
     workflows/) and reports every problem at once, sorted, each with its file, line and
-    column. Exit status 0 when valid, 1 when not.
+    column. Every ${var.NAME} must be defined for each environment that manages the
+    workflow; ${NAME} secrets need no value unless --require-env. Exit status 0 when
+    valid, 1 when not.
 
     \b
     Example:
       wfsync validate workflows/ --format github
+      wfsync validate --env 'prod-*' --require-env
     """
-    from wfsync.config import load_settings
+    from wfsync.config import load_settings, select_environments
     from wfsync.definitions import DefinitionError, load_definitions
 
     settings = load_settings(config_file)
     register_secrets(paths or settings.paths)
-    try:
-        definitions = load_definitions(paths or settings.paths)
-        problems = []
-    except DefinitionError as exc:
-        definitions, problems = [], exc.problems
+    # Checking is offline and cheap: with environments defined and no --env, check them all.
+    environments = select_environments(settings, env_patterns or (["*"] if settings.environments else []))
+    found: dict[tuple[str, str], Any] = {}
+    problems_found: set[Any] = set()
+    for environment in environments:
+        try:
+            loaded = load_definitions(
+                paths or settings.paths,
+                vars=environment.vars,
+                require_env=require_env,
+                environment=environment.name,
+                include=environment.manages if environment.only else None,
+            )
+        except DefinitionError as exc:
+            problems_found.update(exc.problems)
+            continue
+        found.update(((d.location.file, d.title), d) for d in loaded)
+    problems = sorted(problems_found)
+    definitions = [] if problems else list(found.values())
     files = len({definition.location.file for definition in definitions})
     if output == "json":
         click.echo(
@@ -112,7 +147,11 @@ def validate(paths: tuple[str, ...], output: str, config_file: str | None) -> No
         click.echo(f"{count(len(problems), 'problem')} found", err=True)
         raise SystemExit(1)
     if output == "text":
-        click.echo(f"{count(len(definitions), 'workflow')} in {count(files, 'file')}: valid", err=True)
+        names = [environment.name for environment in environments if environment.name is not None]
+        scope = (
+            f" for {'environment' if len(names) == 1 else 'environments'} {', '.join(names)}" if names else ""
+        )
+        click.echo(f"{count(len(definitions), 'workflow')} in {count(files, 'file')}: valid{scope}", err=True)
 
 
 @main.command()
