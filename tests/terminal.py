@@ -7,6 +7,7 @@ keyboard. Reads wait for text, never for time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -57,10 +58,8 @@ class Terminal:
 
     def __exit__(self, *exc: object) -> None:
         if self.status is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             os.waitpid(self.pid, 0)
         os.close(self.fd)
 
