@@ -95,6 +95,7 @@ class TestRun:
         api_env.store.create_workflow({"title": "Lead follow-up"})
         ambiguous = cli("run", "Lead follow-up")
         assert ambiguous.exit_code == 1 and "2 workflows are titled 'Lead follow-up'" in ambiguous.output
+        assert "or delete the extra with `wfsync delete --id ID`" in ambiguous.output
 
 
 class TestJobsAndCancel:

@@ -301,7 +301,8 @@ def _match(
             ids = ", ".join(w.id for w in same)
             problems.append(
                 f"{definition.location}: {len(same)} live workflows are titled {definition.title!r} "
-                f"(ids {ids}); wfsync never picks one: delete or rename the extra by hand"
+                f"(ids {ids}); wfsync never picks one: delete the extra with `wfsync delete --id ID` "
+                "(it shows what it deletes and asks), or rename it"
             )
             continue
         if same:
