@@ -199,7 +199,7 @@ def test_pull_never_overwrites_without_force(api_env: EmulatorServer) -> None:
     Path("adopted").mkdir()
     Path("adopted/lead-follow-up.yaml").write_text("mine\n", encoding="utf-8")
     refused = cli("pull", "adopted")
-    assert refused.exit_code == 1 and "1 file(s) exist in adopted: lead-follow-up.yaml" in refused.output
+    assert refused.exit_code == 1 and "1 file exists in adopted: lead-follow-up.yaml" in refused.output
     assert Path("adopted/lead-follow-up.yaml").read_text(encoding="utf-8") == "mine\n"
     assert cli("pull", "adopted", "--force").exit_code == 0
     assert "Lead follow-up" in Path("adopted/lead-follow-up.yaml").read_text(encoding="utf-8")
