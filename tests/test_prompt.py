@@ -157,11 +157,11 @@ def test_the_question_counts_in_good_grammar() -> None:
 def test_the_deletion_text_names_what_is_deleted() -> None:
     assert deletion_text([]) == ""
     assert deletion_text([("Old survey", "65f0000000000000000000aa")]) == (
-        "This deletes 1 live workflow, and their pending runs:\n"
+        "This deletes 1 live workflow with its pending runs:\n"
         "  - 'Old survey' (id 65f0000000000000000000aa)"
     )
     many = [(f"W{n}", f"id{n}") for n in range(SHOWN_DELETES + 3)]
     text = deletion_text(many)
-    assert text.startswith(f"This deletes {SHOWN_DELETES + 3} live workflows")
+    assert text.startswith(f"This deletes {SHOWN_DELETES + 3} live workflows with their pending runs:")
     assert f"'W{SHOWN_DELETES - 1}'" in text and f"'W{SHOWN_DELETES}'" not in text
     assert text.endswith("… and 3 more (listed in the plan above)")

@@ -73,7 +73,8 @@ def deletion_text(deleted: Sequence[tuple[str, str | None]]) -> str:
     """What a plan deletes, said before asking: each ``(title, id)``, the first few by name."""
     if not deleted:
         return ""
-    lines = [f"This deletes {_count(len(deleted), 'live workflow')}, and their pending runs:"]
+    their = "its" if len(deleted) == 1 else "their"
+    lines = [f"This deletes {_count(len(deleted), 'live workflow')} with {their} pending runs:"]
     for title, workflow_id in deleted[:SHOWN_DELETES]:
         lines.append(f"  - {title!r}" + (f" (id {workflow_id})" if workflow_id else ""))
     if len(deleted) > SHOWN_DELETES:
