@@ -157,8 +157,7 @@ def test_the_question_counts_in_good_grammar() -> None:
 def test_the_deletion_text_names_what_is_deleted() -> None:
     assert deletion_text([]) == ""
     assert deletion_text([("Old survey", "65f0000000000000000000aa")]) == (
-        "This deletes 1 live workflow with its pending runs:\n"
-        "  - 'Old survey' (id 65f0000000000000000000aa)"
+        "This deletes 1 live workflow with its pending runs:\n  - 'Old survey' (id 65f0000000000000000000aa)"
     )
     many = [(f"W{n}", f"id{n}") for n in range(SHOWN_DELETES + 3)]
     text = deletion_text(many)

@@ -18,18 +18,12 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any
 
-__all__ = ["PAST", "PHASES", "Event", "Progress", "change_line"]
+from wfsync.apply import PAST, Status
 
-Status = Literal["done", "failed", "skipped"]
-PAST = {
-    "create": "created",
-    "update": "updated",
-    "cancel": "cancelled",
-    "schedule": "scheduled",
-    "delete": "deleted",
-}
+__all__ = ["PHASES", "Event", "Progress", "change_line"]
+
 # What the bar calls the phase a change belongs to (apply's order: wfsync/apply.py).
 PHASES = {
     "create": "creating and updating",

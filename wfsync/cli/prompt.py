@@ -27,6 +27,8 @@ from typing import IO, Any
 
 import click
 
+from wfsync.cli.app import count
+
 __all__ = [
     "HANDFUL",
     "SHOWN_DELETES",
@@ -55,10 +57,6 @@ class Interrupted(click.ClickException):
         super().__init__(message)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'s' * (number != 1)}"
-
-
 def needs_typed_yes(counts: Mapping[str, int]) -> bool:
     """Whether a plan with these counts per action must be approved with ``yes`` typed out."""
     return counts.get("delete", 0) > 0 or sum(counts.values()) > HANDFUL
@@ -66,7 +64,7 @@ def needs_typed_yes(counts: Mapping[str, int]) -> bool:
 
 def apply_question(changes: int, target: str) -> str:
     """The question before an apply: ``Apply 1 change to https://…?``."""
-    return f"Apply {_count(changes, 'change')} to {target}?"
+    return f"Apply {count(changes, 'change')} to {target}?"
 
 
 def deletion_text(deleted: Sequence[tuple[str, str | None]]) -> str:
@@ -74,7 +72,7 @@ def deletion_text(deleted: Sequence[tuple[str, str | None]]) -> str:
     if not deleted:
         return ""
     their = "its" if len(deleted) == 1 else "their"
-    lines = [f"This deletes {_count(len(deleted), 'live workflow')} with {their} pending runs:"]
+    lines = [f"This deletes {count(len(deleted), 'live workflow')} with {their} pending runs:"]
     for title, workflow_id in deleted[:SHOWN_DELETES]:
         lines.append(f"  - {title!r}" + (f" (id {workflow_id})" if workflow_id else ""))
     if len(deleted) > SHOWN_DELETES:
