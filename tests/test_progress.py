@@ -121,12 +121,13 @@ def test_the_counts_agree_with_the_apply_report() -> None:
     assert 'created "A": id 1' in out.getvalue() and 'SKIPPED delete "D"' in out.getvalue()
 
 
-# A real apply of 300 creates against the emulator, on a terminal.
+# A real apply of 300 creates against the emulator, on a terminal (argv[1]: latency).
 APPLY_300 = """
-import asyncio, sys
+import asyncio, signal, sys
 from wfsync.api import ApiClient
 from wfsync.apply import apply_plan
 from wfsync.emulator import DEV_KEY, EmulatorConfig, JobTiming
+from wfsync.emulator.config import parse_faults
 from wfsync.emulator.server import EmulatorServer
 from wfsync.plan import Create, Plan
 from wfsync.progress import Progress
@@ -139,11 +140,12 @@ plan = Plan(changes=tuple(
 async def main(url):
     view = Progress(len(plan.changes), sys.stdout, tty=sys.stdout.isatty())
     async with ApiClient.connect(url, DEV_KEY) as api:
-        report = await apply_plan(api, plan, parallelism=10, report=view.report)
+        report = await apply_plan(api, plan, parallelism=10, report=view.report, stop_on=(signal.SIGINT,))
     view.close()
     print(report.summary_line())
 
-with EmulatorServer(EmulatorConfig(timing=JobTiming(queue_seconds=0.05, run_seconds=0.15))) as server:
+config = EmulatorConfig(timing=JobTiming(queue_seconds=0.05, run_seconds=0.15), faults=parse_faults(sys.argv[1:]))
+with EmulatorServer(config) as server:
     asyncio.run(main(server.url))
 """
 
@@ -159,3 +161,22 @@ def test_a_300_change_apply_at_a_terminal_keeps_every_line_and_ends_with_the_bar
     assert re.fullmatch(r"creating and updating \[#{24}\] 300/300  [\d,.]+/s", shown[-2])
     assert shown[-1].startswith("Apply complete: 300 created")
     assert "\x1b[2K" in term.text  # the bar was redrawn in place, not printed 300 times
+
+
+def test_an_interrupted_apply_ends_with_a_bar_that_says_what_the_summary_says() -> None:
+    with Terminal([*python(APPLY_300), "latency=20ms"], columns=120) as term:
+        term.expect("/300")  # the bar is up: changes are being made
+        term.send("\x03")
+        term.expect("Apply finished with failures")
+        assert term.wait() == 0
+    shown = [line for line in screen(term.text) if line]
+    bar, summary = shown[-2], shown[-1]
+    finished = re.search(r"\] (\d+)/300, (\d+) skipped", bar)
+    assert finished, bar
+    assert finished[1] == "300"
+    created = len([line for line in shown if line.startswith('created "Campaign ')])
+    skipped = len([line for line in shown if line.startswith('SKIPPED create "Campaign ')])
+    assert 0 < created < 300 and created + skipped == 300
+    assert int(finished[2]) == skipped
+    assert summary.startswith(f"Apply finished with failures: {created} created,")
+    assert summary.endswith(f"0 failed, {skipped} skipped.")
