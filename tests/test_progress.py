@@ -144,7 +144,8 @@ async def main(url):
     view.close()
     print(report.summary_line())
 
-config = EmulatorConfig(timing=JobTiming(queue_seconds=0.05, run_seconds=0.15), faults=parse_faults(sys.argv[1:]))
+timing = JobTiming(queue_seconds=0.05, run_seconds=0.15)
+config = EmulatorConfig(timing=timing, faults=parse_faults(sys.argv[1:]))
 with EmulatorServer(config) as server:
     asyncio.run(main(server.url))
 """
