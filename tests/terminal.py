@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 
-__all__ = ["Terminal"]
+__all__ = ["Terminal", "python"]
 
 PATIENCE = 30.0  # seconds a test waits for an expected text before failing
 

@@ -3,6 +3,7 @@ example (the README's commands: tests/test_readme.py)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def test_init_scaffolds_a_working_repository(tmp_path: Path) -> None:
     ).exists()
     again = CliRunner().invoke(main, ["init", str(repo)])
     assert again.exit_code == 1 and "nothing was written" in again.output
+    assert re.match(r"Error: \d+ files exist already in", again.output)
     assert (repo / "workflows/example.yaml").read_text(encoding="utf-8") == example
 
 
