@@ -4,7 +4,6 @@ example (the README's commands: tests/test_readme.py)."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from click.testing import CliRunner
 from wfsync.cli import main
 
 ROOT = Path(__file__).parent.parent
-BIN = Path(sys.executable).parent
 
 
 def test_init_scaffolds_a_working_repository(tmp_path: Path) -> None:
