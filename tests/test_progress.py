@@ -84,6 +84,21 @@ def test_on_a_terminal_the_lines_stay_above_one_live_bar() -> None:
     ]
 
 
+def test_refresh_draws_the_bar_before_anything_finishes_and_moves_the_eta() -> None:
+    out, clock = io.StringIO(), Clock()
+    view = Progress(3, out, tty=True, clock=clock, columns=120)
+    view.refresh()
+    assert screen(out.getvalue()) == ["applying [------------------------] 0/3"]
+    clock.now += 1.0
+    view.add(CREATED)
+    clock.now += 3.0
+    view.refresh()
+    assert screen(out.getvalue())[-1].endswith("1/3  0.2/s  ETA 8s")
+    log = io.StringIO()
+    Progress(3, log, tty=False).refresh()
+    assert log.getvalue() == ""
+
+
 def test_the_bar_fits_the_terminal() -> None:
     out = io.StringIO()
     view = Progress(10, out, tty=True, columns=40)

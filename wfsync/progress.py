@@ -140,6 +140,14 @@ class Progress:
         self.out.write(text)
         self.out.flush()
 
+    def refresh(self) -> None:
+        """Redraw the bar now (a terminal only): call it at the start and on a timer, so the
+        rate and ETA move while a slow request holds every line back."""
+        if self.tty:
+            self.out.write((_ERASE_LINE if self._bar_shown else "") + self.bar())
+            self.out.flush()
+            self._bar_shown = True
+
     def report(self, outcome: Any) -> None:
         """``add`` for an apply ``Outcome``: pass this as apply's ``report`` callback."""
         self.add(Event.of(outcome))
