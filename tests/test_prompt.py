@@ -15,6 +15,7 @@ from wfsync.cli.prompt import (
     Interrupted,
     apply_question,
     confirm,
+    confirm_async,
     deletion_text,
     needs_typed_yes,
 )
@@ -164,3 +165,18 @@ def test_the_deletion_text_names_what_is_deleted() -> None:
     assert text.startswith(f"This deletes {SHOWN_DELETES + 3} live workflows with their pending runs:")
     assert f"'W{SHOWN_DELETES - 1}'" in text and f"'W{SHOWN_DELETES}'" not in text
     assert text.endswith("… and 3 more (listed in the plan above)")
+
+
+@pytest.mark.parametrize(
+    ("typed_ahead", "approved"), [(b"yes\nno\n", True), (b"no\nyes\n", False), (b"", False)]
+)
+def test_confirm_async_takes_the_first_line_of_a_paste(typed_ahead: bytes, approved: bool) -> None:
+    import os
+
+    read, write = os.pipe()
+    os.write(write, typed_ahead)
+    os.close(write)
+    with open(read, encoding="utf-8") as stdin:
+        out = io.StringIO()
+        assert asyncio.run(confirm_async("Apply?", typed=True, out=out, stdin=stdin)) is approved
+    assert out.getvalue().endswith("Enter a value: " + ("\n" if not typed_ahead else ""))

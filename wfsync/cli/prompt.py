@@ -130,7 +130,8 @@ async def confirm_async(question: str, *, typed: bool, out: IO[str], stdin: IO[s
         chunk = os.read(fd, 4096)
         pending.extend(chunk)
         if (not chunk or b"\n" in chunk) and not answer.done():
-            answer.set_result(pending.decode(errors="replace") if chunk or pending else None)
+            first = bytes(pending).split(b"\n", 1)[0]  # a paste of several lines: the first answers
+            answer.set_result(first.decode(errors="replace") if chunk or pending else None)
 
     def interrupted() -> None:
         if not answer.done():
