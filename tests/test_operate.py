@@ -95,6 +95,7 @@ class TestRun:
         api_env.store.create_workflow({"title": "Lead follow-up"})
         ambiguous = cli("run", "Lead follow-up")
         assert ambiguous.exit_code == 1 and "2 workflows are titled 'Lead follow-up'" in ambiguous.output
+        assert "or delete the extra with `wfsync delete --id ID`" in ambiguous.output
 
 
 class TestJobsAndCancel:
@@ -198,7 +199,7 @@ def test_pull_never_overwrites_without_force(api_env: EmulatorServer) -> None:
     Path("adopted").mkdir()
     Path("adopted/lead-follow-up.yaml").write_text("mine\n", encoding="utf-8")
     refused = cli("pull", "adopted")
-    assert refused.exit_code == 1 and "1 file(s) exist in adopted: lead-follow-up.yaml" in refused.output
+    assert refused.exit_code == 1 and "1 file exists in adopted: lead-follow-up.yaml" in refused.output
     assert Path("adopted/lead-follow-up.yaml").read_text(encoding="utf-8") == "mine\n"
     assert cli("pull", "adopted", "--force").exit_code == 0
     assert "Lead follow-up" in Path("adopted/lead-follow-up.yaml").read_text(encoding="utf-8")

@@ -120,7 +120,8 @@ class TestMatching:
             plan_of([define()], [live(workflow_id="a"), live(workflow_id="b")])
         assert str(caught.value) == (
             "w.yaml:2:12: 2 live workflows are titled 'Lead follow-up' (ids a, b); "
-            "wfsync never picks one: rename the extra by hand or delete it with `wfsync delete --id b`"
+            "wfsync never picks one: delete the extra with `wfsync delete --id ID` "
+            "(it shows what it deletes and asks), or rename it"
         )
 
     def test_former_titles_matching_two_workflows_are_an_error(self) -> None:

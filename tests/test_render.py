@@ -111,3 +111,8 @@ def test_a_phrase_list_change_says_what_was_added_and_removed() -> None:
 
 def test_no_changes() -> None:
     assert render_text(Plan(())) == "No changes: the live workflows match the definitions.\n"
+
+
+def test_one_live_workflow_is_said_in_the_singular() -> None:
+    one = Plan(changes=(Delete("Old", "id-4"),), live_count=1)
+    assert render_text(one).startswith("wfsync will make these changes (1 live workflow):")

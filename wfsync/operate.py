@@ -40,7 +40,10 @@ async def find_workflow(api: ApiClient, title_or_id: str) -> LiveWorkflow:
     same = [w for w in workflows if w.title == title_or_id]
     if len(same) > 1:
         ids = ", ".join(w.id for w in same)
-        raise WfsyncError(f"{len(same)} workflows are titled {title_or_id!r} (ids {ids}): name one by its id")
+        raise WfsyncError(
+            f"{len(same)} workflows are titled {title_or_id!r} (ids {ids}): name one by its id, "
+            "or delete the extra with `wfsync delete --id ID`"
+        )
     if same:
         return same[0]
     by_id = [w for w in workflows if w.id == title_or_id]

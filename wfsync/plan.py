@@ -209,8 +209,8 @@ def _match(
             ids = ", ".join(w.id for w in same)
             problems.append(
                 f"{definition.location}: {len(same)} live workflows are titled {definition.title!r} "
-                f"(ids {ids}); wfsync never picks one: rename the extra by hand or delete it "
-                f"with `wfsync delete --id {same[-1].id}`"
+                f"(ids {ids}); wfsync never picks one: delete the extra with `wfsync delete --id ID` "
+                "(it shows what it deletes and asks), or rename it"
             )
             continue
         if same:

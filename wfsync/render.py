@@ -161,7 +161,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     lines = []
     if not plan.empty:
         where = f" at {plan.api_url}" if plan.api_url else ""
-        lines += [f"wfsync will make these changes{where} ({plan.live_count} live workflows):", ""]
+        live = f"{plan.live_count:,} live workflow{'s' * (plan.live_count != 1)}"
+        lines += [f"wfsync will make these changes{where} ({live}):", ""]
         lines += _change_lines(plan, color)
     lines += _footer(plan)
     lines += ["", _paint(summary_line(plan), "bold", color)]

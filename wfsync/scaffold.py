@@ -171,7 +171,8 @@ def write_starter(folder: Path) -> list[str]:
     existing = [name for name in files if (folder / name).exists()]
     if existing:
         raise WfsyncError(
-            f"{len(existing)} file(s) exist already in {folder}: {', '.join(existing)}; nothing was written"
+            f"{len(existing)} file{' exists' if len(existing) == 1 else 's exist'} already in {folder}: "
+            f"{', '.join(existing)}; nothing was written"
         )
     for name, text in files.items():
         path = folder / name

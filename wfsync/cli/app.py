@@ -47,7 +47,8 @@ def main() -> None:
 
     \b
     Example:
-      wfsync emulator --port 8787
+      wfsync plan workflows/ --sandbox          # what would change (no account needed)
+      wfsync apply workflows/ --sandbox         # show the plan, ask, make it so
     """
     guard_output()
 
@@ -158,7 +159,9 @@ def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     handler.addFilter(RedactingFilter())
-    for name, level in (("wfsync", logging.DEBUG), ("httpx", logging.INFO)):
+    # wfsync.api logs each request itself (method, path, status, time); httpx's own INFO
+    # line would say each one twice, so only its warnings get through.
+    for name, level in (("wfsync", logging.DEBUG), ("httpx", logging.WARNING)):
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)

@@ -106,7 +106,7 @@ def emulator(
     if settings.faults.any:
         click.echo(f"  faults: {settings.faults}", err=True)
     try:
-        serve(create_app(settings, store), sock)
+        serve(create_app(settings, store), sock, on_stop=store.close)
     except KeyboardInterrupt:
         click.echo("wfsync emulator stopped", err=True)
 

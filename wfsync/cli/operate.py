@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from wfsync.cli.app import api_options, call_api, main, reports_errors, write_file
+from wfsync.cli.app import api_options, call_api, count, main, reports_errors, write_file
+from wfsync.errors import WfsyncError
 
-TITLE = click.argument("title", metavar="TITLE")
+# Completion reads at most this much of each definition file: it must answer at once.
+COMPLETION_FILE_LIMIT = 2_000_000
+
+
+def _defined_titles(config_file: str | None) -> list[str]:
+    """The titles the definitions give, read leniently (no secrets, no schema): for completion."""
+    import yaml
+
+    from wfsync.config import load_settings
+    from wfsync.definitions import find_files
+
+    paths: Sequence[str]
+    try:
+        paths = load_settings(config_file).paths
+    except Exception:  # a broken settings file: complete from the default folder
+        paths = ("workflows",)
+    titles: list[str] = []
+    for path in find_files(paths)[0]:
+        try:
+            if path.stat().st_size > COMPLETION_FILE_LIMIT:
+                continue
+            document = yaml.safe_load(path.read_bytes())
+        except (OSError, yaml.YAMLError, ValueError):
+            continue  # completion never fails: a file validate would reject adds no titles
+        entries = document.get("workflows") if isinstance(document, dict) else None
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("title"), str):
+                titles.append(entry["title"])
+    return list(dict.fromkeys(titles))
+
+
+def complete_title(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Workflow titles from the definitions that start with what is typed (any case)."""
+    import os
+    import shlex
+
+    from click.shell_completion import CompletionItem
+
+    wanted = incomplete.casefold()
+    found = [t for t in _defined_titles(ctx.params.get("config_file")) if t.casefold().startswith(wanted)]
+    # bash inserts a completion as typed: a title with spaces must come quoted (zsh and fish
+    # quote what they insert themselves).
+    bash = os.environ.get("_WFSYNC_COMPLETE", "").startswith("bash")
+    return [CompletionItem(shlex.quote(t) if bash else t) for t in found]
+
+
+TITLE = click.argument("title", metavar="TITLE", shell_complete=complete_title)
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -211,9 +260,79 @@ def summary(
         click.echo(render_summary(workflow.title, figures), nl=False)
 
 
+SCHEMA_FILE = ("schemas", "definitions.schema.json")
+
+
+def _schema_line(folder: str) -> tuple[str, bool]:
+    """The editor's ``$schema`` line for files in ``folder``, and whether the schema is there.
+
+    It points at the nearest ``schemas/definitions.schema.json`` in ``folder`` or above (not
+    above a git repository's root); without one, at where ``wfsync init`` puts it (here).
+    """
+    import os
+
+    start = os.path.abspath(folder)
+    here = start
+    while True:
+        candidate = os.path.join(here, *SCHEMA_FILE)
+        if os.path.isfile(candidate):
+            break
+        parent = os.path.dirname(here)
+        if os.path.exists(os.path.join(here, ".git")) or parent == here:
+            candidate = os.path.join(os.getcwd(), *SCHEMA_FILE)
+            break
+        here = parent
+    relative = os.path.relpath(candidate, start).replace(os.sep, "/")
+    return f"# yaml-language-server: $schema={relative}", os.path.isfile(candidate)
+
+
+def _write_no_follow(folder: str, name: str, text: str, *, replace: bool) -> None:
+    """Write ``folder/name`` (0644 less the umask) without ever following a symlink.
+
+    A new file is created exclusively (O_EXCL fails on any entry, a dangling link too); a
+    replaced one is written beside it and renamed over the entry, so a link is replaced
+    itself, never its target.
+    """
+    import os
+    import secrets
+
+    if os.path.basename(name) != name or name in ("", ".", ".."):
+        raise WfsyncError(f"refusing to write {name!r}: not a file name inside {folder}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    path = os.path.join(folder, name)
+    scratch = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp") if replace else path
+    try:
+        fd = os.open(scratch, flags, 0o644)
+    except FileExistsError:
+        raise WfsyncError(f"{path} exists (a file or a link); nothing was written there") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if replace:
+            os.replace(scratch, path)
+    except BaseException:
+        if replace:
+            with contextlib.suppress(OSError):
+                os.unlink(scratch)
+        raise
+
+
+def _target_flags(options: dict[str, Any]) -> str:
+    """The flags that chose the API, to repeat in a follow-up command."""
+    import shlex
+
+    flags = ["--sandbox"] if options.get("sandbox") else []
+    for name, flag in (("api_url", "--api-url"), ("config_file", "--config")):
+        if options.get(name):
+            flags += [flag, shlex.quote(str(options[name]))]
+    for env in options.get("env") or ():
+        flags += ["--env", shlex.quote(env)]
+    return "".join(f" {flag}" for flag in flags)
+
+
 @main.command()
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@click.option("--force", is_flag=True, help="Replace files that exist (a link is replaced, never followed).")
 @api_options
 @reports_errors
 def pull(folder: str, force: bool, **options: Any) -> None:
@@ -221,15 +340,15 @@ def pull(folder: str, force: bool, **options: Any) -> None:
 
     One file per workflow in DIR, named after its title, with its pending schedules and
     without server-only fields. `wfsync plan DIR` then shows no changes. Existing files
-    are never overwritten without --force.
+    are never overwritten without --force; a symbolic link is never written through.
 
     \b
     Example:
       wfsync pull workflows/ && wfsync plan workflows/
     """
     import os
+    import shlex
 
-    from wfsync.errors import WfsyncError
     from wfsync.live import read_jobs
     from wfsync.pull import definition_files
 
@@ -242,23 +361,31 @@ def pull(folder: str, force: bool, **options: Any) -> None:
 
     register_project_secrets(options["config_file"])
     workflows, jobs = call_api(action, **options)
+    schema_line, schema_found = _schema_line(folder)
     # A value the project takes from the environment is written back as its ${NAME}, and
     # never becomes part of a file name.
     files = {
         SECRETS.mask(name).replace("${", "").replace("}", ""): text
-        for name, text in definition_files(workflows, jobs).items()
+        for name, text in definition_files(workflows, jobs, schema_line=schema_line).items()
     }
-    clashes = [name for name in files if os.path.exists(os.path.join(folder, name))]
+    # lexists: a dangling link is an entry too, and writing through it is what must not happen
+    clashes = [name for name in files if os.path.lexists(os.path.join(folder, name))]
     if clashes and not force:
         shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        verb = "exists" if len(clashes) == 1 else "exist"
         raise WfsyncError(
-            f"{len(clashes)} file(s) exist in {folder}: {shown}; nothing was written "
-            "(--force overwrites them)"
+            f"{count(len(clashes), 'file')} {verb} in {folder}: {shown}; nothing was written "
+            "(--force replaces them)"
         )
     os.makedirs(folder, exist_ok=True)
     for name, text in files.items():
-        write_file(os.path.join(folder, name), text)
-    count = len(files)
+        _write_no_follow(folder, name, SECRETS.mask(text), replace=name in clashes)
     click.echo(
-        f"Wrote {count} workflow{'s' * (count != 1)} to {folder}. Check them with: wfsync plan {folder}"
+        f"Wrote {count(len(files), 'workflow')} to {folder}. "
+        f"Check them with: wfsync plan {shlex.quote(folder)}{_target_flags(options)}"
     )
+    if not schema_found:
+        click.echo(
+            f"Note: their $schema line (for editors) names {os.path.join(*SCHEMA_FILE)}, not there yet: "
+            "`wfsync init` writes it in a new repository."
+        )

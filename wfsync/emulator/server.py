@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,8 +39,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: Any, log_level: str) -> Any:
+def _uvicorn_server(app: Any, log_level: str, on_stop: Callable[[], None] | None = None) -> Any:
+    import contextlib
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises a captured SIGTERM/SIGINT as it leaves this block, and a
+            # SIGTERM then ends the process at once: clean up (close the database, so no
+            # -wal/-shm files stay) before that.
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    if on_stop is not None:
+                        on_stop()
 
     config = uvicorn.Config(
         app,
@@ -49,12 +65,14 @@ def _uvicorn_server(app: Any, log_level: str) -> Any:
         timeout_keep_alive=30,
         backlog=2048,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
-def serve(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
-    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C or SIGTERM)."""
-    _uvicorn_server(app, log_level).run(sockets=[sock])
+def serve(
+    app: Any, sock: socket.socket, log_level: str = "warning", on_stop: Callable[[], None] | None = None
+) -> None:
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C or SIGTERM); then ``on_stop()``."""
+    _uvicorn_server(app, log_level, on_stop).run(sockets=[sock])
 
 
 class AppServer:
@@ -106,10 +124,16 @@ class EmulatorServer(AppServer):
         port: int = 0,
     ) -> None:
         self.config = config or EmulatorConfig()
+        self._owns_store = store is None  # a store it made is closed when it stops
         self.store = store or Store(
             db, seed=self.config.seed, timing=self.config.timing, fail_share=self.config.fail_share
         )
         super().__init__(create_app(self.config, self.store), host=host, port=port)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._owns_store and not self._thread.is_alive():
+            self.store.close()  # the last connection: SQLite removes its -wal and -shm files
 
     @property
     def served(self) -> dict[str, int]:

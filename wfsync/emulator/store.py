@@ -18,6 +18,7 @@ and lets tests drive time with a fake clock instead of sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -150,7 +151,12 @@ class Store:
             db.execute("DELETE FROM workflows")
 
     def close(self) -> None:
+        """Close the database; again is a no-op. A file left in WAL mode is checkpointed and
+        switched back, so a clean stop leaves no -wal or -shm file beside it."""
         with self._lock:
+            with contextlib.suppress(sqlite3.Error):  # closed already, or another process reads it
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.close()
 
     # -- workflows --------------------------------------------------------------------------
