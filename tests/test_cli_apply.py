@@ -297,6 +297,7 @@ def test_on_a_terminal_apply_asks_and_shows_progress(project: Path, emulator: Em
     assert live_titles(emulator) == []
     status, screen = on_a_terminal(["apply"], b"y\n", env)
     assert status == 0, screen
-    assert "[##############################] 4/4" in screen, "a progress bar, not a line per change"
-    assert 'created "Campaign 000"' not in screen
+    assert "[########################] 4/4" in screen, "a live bar below the lines"
+    assert 'created "Campaign 000": id ' in screen, "each created workflow's id, kept above the bar"
+    assert 'scheduled "Campaign 000" at 2099-01-01T09:00:00.000Z (GMT): job ' in screen
     assert "Apply complete: 3 created" in screen and len(live_titles(emulator)) == 3

@@ -62,8 +62,8 @@ def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_emulator: Any
         # A host ending in .invalid: its runs fail, and the job error quotes the URL.
         "    webhook: {url: 'https://hooks.example.invalid/h/${HOOK_TOKEN}'}\n"
         "    callbackUrl: 'https://crm.example.com/cb?token=${HOOK_TOKEN}'\n"
-        "  - title: 'Campaign ${CAMPAIGN}'\n"
-        "    endCall: {phrases: [bye]}\n",
+        "  - title: Campaign\n"
+        "    endCall: {phrases: ['bye ${CAMPAIGN}']}\n",
         encoding="utf-8",
     )
     return server
@@ -97,7 +97,7 @@ def test_no_secret_in_any_output_of_any_command(account: EmulatorServer, tmp_pat
     # The runs really failed quoting the webhook, and the plan shows where the secret goes.
     assert "${HOOK_TOKEN}" in outputs["run Lead follow-up --debug --wait --timeout 10"]
     assert "https://hooks.example.invalid/h/${HOOK_TOKEN}" in outputs["plan --debug"]
-    assert "Campaign ${CAMPAIGN}" in outputs["plan --debug"]
+    assert "bye ${CAMPAIGN}" in outputs["plan --debug"]
     assert "robot:***@" not in outputs["plan --debug"] and "http://127.0.0.1:" in outputs["plan --debug"]
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix != ".db":

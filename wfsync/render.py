@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from wfsync.apply import PAST, Outcome
 from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update, templated
 from wfsync.operate import SmokeResult
 from wfsync.plan import LiveRef, Plan
@@ -19,7 +18,6 @@ from wfsync.sync import ApplyResult
 
 __all__ = [
     "MARKER",
-    "outcome_line",
     "render_apply",
     "render_json",
     "render_markdown",
@@ -197,18 +195,6 @@ def render_markdown(plan: Plan) -> str:
 
 
 # -- apply -------------------------------------------------------------------------------------
-
-
-def outcome_line(outcome: Outcome) -> str:
-    """One finished change as a log line: ``created "Lead follow-up": id 65f…``."""
-    change = outcome.change
-    word = PAST[change.action] if outcome.status == "done" else f"{outcome.status.upper()} {change.action}"
-    line = f"{word} {_value(change.title)}"
-    if isinstance(change, ScheduleRun):
-        line += f" at {change.instant} ({change.timezone})"
-    if outcome.detail:
-        line += f": {outcome.detail}"
-    return line
 
 
 def smoke_line(result: SmokeResult) -> str:

@@ -13,7 +13,7 @@ as events (:class:`Planned`, :class:`Progressed`, …), which the CLI renders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,7 +179,7 @@ async def apply_session(
     account: Account,
     *,
     saved: Plan | None = None,
-    confirm: Callable[[Plan], bool] | None = None,
+    confirm: Callable[[Plan], Awaitable[bool]] | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
     parallelism: int = DEFAULT_PARALLELISM,
     verify: bool = False,
@@ -205,7 +205,7 @@ async def apply_session(
             check_safety(plan, options.safety)
         if plan.empty:
             return ApplyResult(plan)
-        if confirm is not None and not confirm(plan):
+        if confirm is not None and not await confirm(plan):
             raise ApplyCancelled("apply cancelled: nothing was changed")
         report = await apply_plan(
             api,

@@ -288,7 +288,8 @@ def apply(
     import signal
     import sys
 
-    from wfsync.render import outcome_line, render_apply, render_text, smoke_line
+    from wfsync.progress import Event, Progress, change_line
+    from wfsync.render import render_apply, render_text, smoke_line
     from wfsync.sync import (
         LockUnavailable,
         LockWaiting,
@@ -303,17 +304,20 @@ def apply(
     saved = run.saved(plan_file)
     out = sys.stderr if as_json else sys.stdout
     color = use_color() and not as_json
-    progress = _Progress(out, color=color)
+    progress = Progress(0, out, tty=out.isatty(), color=color)
 
     def on_event(event: Any) -> None:
         if isinstance(event, Planned):
             click.echo(render_text(event.plan, color=color), file=out, nl=False)
-            progress.start(len(event.plan.changes))
+            progress.total = len(event.plan.changes)
         elif isinstance(event, Progressed):
-            progress.step(event.outcome, outcome_line(event.outcome))
+            progress.report(event.outcome)
         elif isinstance(event, Settled):
             click.echo(
-                _red(f"verify: {outcome_line(event.outcome)}", color and event.outcome.status != "done"),
+                _red(
+                    f"verify: {change_line(Event.of(event.outcome))}",
+                    color and event.outcome.status != "done",
+                ),
                 file=out,
             )
         elif isinstance(event, Smoked):
@@ -332,7 +336,7 @@ def apply(
             run.options_for(target),
             run.account(target),
             saved=saved,
-            confirm=_confirmation(auto_approve, target.name, err=as_json),
+            confirm=_confirmation(auto_approve, target.name, out=sys.stderr if as_json else sys.stdout),
             on_event=on_event,
             parallelism=parallelism,
             verify=verify,
@@ -453,52 +457,28 @@ class _Run:
         return saved
 
 
-def _confirmation(auto_approve: bool, where: str, *, err: bool) -> Any:
-    """The question apply asks before changing anything, or None to go ahead."""
+def _confirmation(auto_approve: bool, where: str, *, out: Any) -> Any:
+    """The question apply asks before changing anything (None: go ahead). A plan that
+    deletes, or changes more than a handful, wants ``yes`` typed out; one Ctrl-C aborts."""
     import sys
 
+    from wfsync.cli.prompt import apply_question, confirm_async, deletion_text, needs_typed_yes
     from wfsync.errors import ConfigError
 
     if auto_approve:
         return None
 
-    def confirm(plan: Any) -> bool:
+    async def confirm(plan: Any) -> bool:
         if not sys.stdin.isatty():
             raise ConfigError("refusing to apply without confirmation: not a terminal; pass --auto-approve")
-        return click.confirm(f"Apply {count(len(plan.changes), 'change')} to {where}?", err=err)
+        deleted = [(c.title, c.workflow_id) for c in plan.changes if c.action == "delete"]
+        if deleted:
+            click.echo(deletion_text(deleted), file=out)
+        question = apply_question(len(plan.changes), where)
+        return await confirm_async(question, typed=needs_typed_yes(plan.counts), out=out)
 
     return confirm
 
 
 def _red(text: str, color: bool) -> str:
     return click.style(text, fg="red") if color else text
-
-
-class _Progress:
-    """A progress bar on a terminal; one line per change otherwise (CI logs)."""
-
-    def __init__(self, out: Any, *, color: bool) -> None:
-        self.out, self.color, self.tty = out, color, out.isatty()
-        self.total = self.done = self.failed = 0
-
-    def start(self, total: int) -> None:
-        self.total = total
-
-    def step(self, outcome: Any, line: str) -> None:
-        self.done += 1
-        self.failed += outcome.status != "done"
-        if self.tty:
-            width = 30
-            filled = width * self.done // max(self.total, 1)
-            bar = "#" * filled + "." * (width - filled)
-            failed = f", {self.failed} failed" if self.failed else ""
-            self.out.write(f"\r[{bar}] {self.done}/{self.total}{failed}")
-            self.out.flush()
-            if outcome.status == "done":
-                return
-            self.out.write("\r" + " " * 60 + "\r")
-        click.echo(_red(line, self.color and outcome.status != "done"), file=self.out)
-
-    def close(self) -> None:
-        if self.tty and self.done:
-            self.out.write("\n")
