@@ -26,13 +26,15 @@ import fnmatch
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from wfsync import body as workflow_body
+from wfsync.body import FieldDiff
 from wfsync.config import Safety
-from wfsync.definitions import BODY_FIELDS, Definition, Schedule
+from wfsync.definitions import Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
 from wfsync.shapes import Job, LiveWorkflow
 
@@ -56,32 +58,9 @@ __all__ = [
 
 # The order actions are listed in for one workflow, and counted in.
 ACTIONS = ("create", "update", "cancel", "schedule", "delete")
-# The fields compared, as paths into a body.
-LEAVES: tuple[tuple[str, ...], ...] = (
-    ("title",),
-    ("callbackUrl",),
-    ("webhook", "url"),
-    ("endCall", "phrases"),
-)
-SENSITIVE = "(sensitive)"
 ABSENT = "absent"
 
 PathKey = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class FieldDiff:
-    """One managed field that differs: where, what it is, what it will be."""
-
-    path: str
-    old: Any
-    new: Any
-    sensitive: bool = False
-
-    @property
-    def data(self) -> dict[str, Any]:
-        shown = (SENSITIVE, SENSITIVE) if self.sensitive else (self.old, self.new)
-        return {"path": self.path, "old": shown[0], "new": shown[1], "sensitive": self.sensitive}
 
 
 @dataclass(frozen=True)
@@ -237,37 +216,6 @@ class Plan:
 # -- comparing ---------------------------------------------------------------------------------
 
 
-def _leaf(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = body
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _same(path: tuple[str, ...], old: Any, new: Any) -> bool:
-    if path == ("endCall", "phrases") and isinstance(old, list) and isinstance(new, list):
-        try:
-            return set(old) == set(new)
-        except TypeError:  # unhashable items from an odd server: compare as they are
-            return bool(old == new)
-    return bool(old == new)
-
-
-def _diffs(
-    live: Mapping[str, Any], desired: Mapping[str, Any], secrets: Iterable[PathKey]
-) -> list[FieldDiff]:
-    # A field any part of which came from the environment is shown as sensitive, whole.
-    secret_fields = {path[0] for path in secrets}
-    diffs = []
-    for path in LEAVES:
-        old, new = _leaf(live, path), _leaf(desired, path)
-        if not _same(path, old, new):
-            diffs.append(FieldDiff(".".join(path), old, new, path[0] in secret_fields))
-    return diffs
-
-
 def fingerprint(
     body: Mapping[str, Any], workflow_id: str, pending: Sequence[str] | None = None
 ) -> Fingerprint:
@@ -413,10 +361,9 @@ def compute_plan(
             changes.append(Create(definition.title, None, dict(definition.body), dict(definition.secrets)))
             fingerprints[definition.title] = Fingerprint(None, ABSENT)
         else:
-            diffs = _diffs(live.body, definition.body, definition.secrets)
+            diffs = workflow_body.diff(live.body, definition.body, definition.secrets)
             if diffs:
-                fields = {diff.path.split(".")[0] for diff in diffs}
-                patch = {name: definition.body.get(name) for name in BODY_FIELDS if name in fields}
+                patch = workflow_body.patch(definition.body, diffs)
                 changes.append(
                     Update(
                         definition.title,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from wfsync.body import leaf_values
 from wfsync.plan import Cancel, Change, Create, LiveRef, Plan, ScheduleRun, Update
 
 __all__ = ["MARKER", "render_json", "render_markdown", "render_text", "summary_line"]
@@ -67,18 +68,9 @@ def _head(change: Change) -> str:
 def _details(change: Change) -> Iterator[str]:
     if isinstance(change, Create):
         secret_fields = {str(path[0]) for path in change.secrets}
-        for name in ("title", "callbackUrl", "webhook", "endCall"):
-            if name not in change.body:
-                continue
-            leaves = (
-                change.body[name].items()
-                if isinstance(change.body[name], dict)
-                else [(None, change.body[name])]
-            )
-            for leaf, value in leaves:
-                path = f"{name}.{leaf}" if leaf else name
-                shown = "(sensitive)" if name in secret_fields else _value(value)
-                yield f"{path}: {shown}"
+        for leaf, value in leaf_values(change.body):
+            shown = "(sensitive)" if leaf.field in secret_fields else _value(value)
+            yield f"{leaf.name}: {shown}"
     elif isinstance(change, Update):
         for diff in change.diffs:
             if diff.sensitive:
