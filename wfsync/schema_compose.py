@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+from wfsync.errors import WfsyncError
+
 __all__ = ["DERIVED", "SchemaError", "compose", "documents"]
 
 SUFFIX = ".schema.json"
@@ -54,9 +56,9 @@ _EVALUATING = frozenset(
 _DOCUMENT_KEYWORDS = ("$schema", "$id", "$defs", "$comment")
 
 
-class SchemaError(ValueError):
-    """A schema in ``schemas/`` wfsync cannot use as it stands: a mistake in the schemas,
-    not in any input."""
+class SchemaError(WfsyncError, ValueError):
+    """A schema in ``schemas/`` wfsync cannot use as it stands: a mistake in the schemas
+    (say, a field just added), not in any input; reported as one line, like every error."""
 
 
 @functools.cache
