@@ -226,3 +226,26 @@ def test_a_broken_schema_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "w.yaml")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot read the schema ") and len(result.output.splitlines()) == 1
+
+
+def test_init_gives_editors_schemas_that_refuse_unknown_keys_even_in_draft_7(tmp_path: Path) -> None:
+    """The YAML language server ignores unevaluatedProperties: the schemas ``wfsync init``
+    writes are composed, so a draft-7 validator still refuses a misspelt key."""
+    import json
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from wfsync.scaffold import starter_files
+
+    files = starter_files()
+    written = {name: json.loads(text) for name, text in files.items() if name.startswith("schemas/")}
+    assert not [name for name, doc in written.items() if "unevaluatedProperties" in json.dumps(doc)]
+    registry: Registry[Any] = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc)) for doc in written.values()
+    )
+    editor = jsonschema.Draft7Validator(written["schemas/definitions.schema.json"], registry=registry)
+    assert editor.is_valid(VALID_FILE)
+    misspelt = copy.deepcopy(VALID_FILE)
+    misspelt["workflows"][0]["callbackURL"] = "https://x.example.com"
+    assert not editor.is_valid(misspelt)
