@@ -335,3 +335,19 @@ def test_a_server_that_fills_in_empty_defaults_plans_clean(
         [{"title": "Bare"}],
         [{"title": "Empty objects"}],
     ], "pull writes no empty field back"
+
+
+def test_zero_and_false_are_values_not_empty(
+    schemas_copy: Callable[[Callable[[dict[str, Any]], None]], Path],
+) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        add_property(("retries",), {"type": "integer"})(document)
+        add_property(("recorded",), {"type": "boolean"})(document)
+
+    schemas_copy(edit)
+    assert body.project({"title": "t", "retries": 0, "recorded": False}) == {
+        "title": "t",
+        "retries": 0,
+        "recorded": False,
+    }
+    assert body.diff({"title": "t"}, {"title": "t", "retries": 0}) == [FieldDiff("retries", None, 0)]

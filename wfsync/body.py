@@ -110,6 +110,7 @@ class _Node:
 @dataclass(frozen=True)
 class _Model:
     nodes: tuple[_Node, ...]
+    fields: tuple[str, ...]
     leaves: tuple[Leaf, ...]
     # Every node's dotted path -> its top-level field, to read a diff's field back.
     fields_by_path: Mapping[str, str]
@@ -164,18 +165,26 @@ def _model_in(directory: Path) -> _Model:
     every = list(_walk(nodes))
     return _Model(
         nodes,
+        tuple(node.name for node in nodes),
         tuple(node.leaf for node in every if node.children is None),
         {node.leaf.name: node.leaf.field for node in every},
     )
 
 
+_last: list[tuple[Path, _Model]] = []  # the model of the directory used last: a lookup per call
+
+
 def _model() -> _Model:
-    return _model_in(schema.SCHEMA_DIR)
+    # Called per workflow of a listing (tens of thousands): an identity check, not a hash of the path.
+    directory = schema.SCHEMA_DIR
+    if not _last or _last[0][0] is not directory:
+        _last[:] = [(directory, _model_in(directory))]
+    return _last[0][1]
 
 
 def fields() -> tuple[str, ...]:
     """The top-level fields of a body, in the schema's order."""
-    return tuple(node.name for node in _model().nodes)
+    return _model().fields
 
 
 def leaves() -> tuple[Leaf, ...]:
@@ -183,9 +192,13 @@ def leaves() -> tuple[Leaf, ...]:
     return _model().leaves
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact type first: it is cheaper
+
+
 def _present(value: Any) -> Any:
     """``value``, or None when it is empty: null, ``""``, ``[]`` and ``{}`` equal absent."""
-    if value is None or (isinstance(value, str | list | Mapping) and not value):
+    if value is None or (not value and isinstance(value, str | list | Mapping)):  # never 0 or false
         return None
     return value
 
@@ -196,7 +209,7 @@ def _project(nodes: Sequence[_Node], raw: Mapping[str, Any]) -> dict[str, Any]:
         value = _present(raw.get(node.name))
         if value is None:
             continue
-        if node.children is not None and isinstance(value, Mapping):
+        if node.children is not None and _is_mapping(value):
             inner = _project(node.children, value)
             if inner:
                 body[node.name] = inner
@@ -220,21 +233,30 @@ def _canonical(item: Any) -> str:
 
 def _same(leaf: Leaf, old: Any, new: Any) -> bool:
     if leaf.compare == "set" and isinstance(old, list) and isinstance(new, list):
-        # Items a server sends may be unhashable (objects): compare their JSON texts.
-        return {_canonical(item) for item in old} == {_canonical(item) for item in new}
+        try:
+            return set(old) == set(new)
+        except TypeError:  # unhashable items (objects) from an odd server: compare their JSON texts
+            return {_canonical(item) for item in old} == {_canonical(item) for item in new}
     return bool(old == new)
 
 
-def _diffs(nodes: Sequence[_Node], live: Any, desired: Any, secret: frozenset[str]) -> Iterator[FieldDiff]:
+def _diffs(
+    nodes: Sequence[_Node],
+    live: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    secret: frozenset[str],
+    found: list[FieldDiff],
+) -> None:
     for node in nodes:
-        old = _present(live.get(node.name)) if isinstance(live, Mapping) else None
-        new = _present(desired.get(node.name)) if isinstance(desired, Mapping) else None
-        sensitive = node.leaf.field in secret
-        odd = any(value is not None and not isinstance(value, Mapping) for value in (old, new))
-        if node.children is not None and not odd:
-            yield from _diffs(node.children, old or {}, new or {}, secret)
+        old, new = _present(live.get(node.name)), _present(desired.get(node.name))
+        if (
+            node.children is not None
+            and (old is None or _is_mapping(old))
+            and (new is None or _is_mapping(new))
+        ):
+            _diffs(node.children, old or {}, new or {}, secret, found)
         elif not _same(node.leaf, old, new):  # a leaf, or an object a server sent in another shape
-            yield FieldDiff(node.leaf.name, old, new, sensitive)
+            found.append(FieldDiff(node.leaf.name, old, new, node.leaf.field in secret))
 
 
 def diff(
@@ -246,7 +268,9 @@ def diff(
     of which is one is shown as sensitive, whole.
     """
     secret = frozenset(str(path[0]) for path in secrets if path)
-    return list(_diffs(_model().nodes, live, desired, secret))
+    found: list[FieldDiff] = []
+    _diffs(_model().nodes, live, desired, secret, found)
+    return found
 
 
 def patch(desired: Mapping[str, Any], diffs: Iterable[FieldDiff]) -> dict[str, Any]:
@@ -266,7 +290,7 @@ def _values(nodes: Sequence[_Node], body: Mapping[str, Any]) -> Iterator[tuple[L
         value = _present(body.get(node.name))
         if value is None:
             continue
-        if node.children is not None and isinstance(value, Mapping):
+        if node.children is not None and _is_mapping(value):
             yield from _values(node.children, value)
         else:
             yield node.leaf, value
