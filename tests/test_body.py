@@ -351,3 +351,11 @@ def test_zero_and_false_are_values_not_empty(
         "recorded": False,
     }
     assert body.diff({"title": "t"}, {"title": "t", "retries": 0}) == [FieldDiff("retries", None, 0)]
+
+
+def test_a_reference_that_leads_nowhere_is_named(
+    schemas_copy: Callable[[Callable[[dict[str, Any]], None]], Path],
+) -> None:
+    schemas_copy(add_property(("hook",), {"$ref": "#/$defs/nowhere"}))
+    with pytest.raises(SchemaError, match=r"reference #/\$defs/nowhere leads nowhere"):
+        body.fields()

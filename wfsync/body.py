@@ -122,7 +122,10 @@ def _resolved(node: Any, document: Mapping[str, Any]) -> Mapping[str, Any]:
     while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
         target: Any = document
         for part in node["$ref"][2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
+            key = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or key not in target:
+                raise schema.SchemaError(f"workflow.schema.json: the reference {node['$ref']} leads nowhere")
+            target = target[key]
         node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
         seen += 1
         if seen > 20:
