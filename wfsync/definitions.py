@@ -30,13 +30,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
 from wfsync.yamlsource import Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 __all__ = [
-    "BODY_FIELDS",
     "Definition",
     "DefinitionError",
     "Schedule",
@@ -47,8 +47,6 @@ __all__ = [
     "platform_timezone",
 ]
 
-# The fields of a definition that form the workflow body sent to the API.
-BODY_FIELDS = ("title", "callbackUrl", "webhook", "endCall")
 SUFFIXES = (".yaml", ".yml")
 SETTINGS_NAMES = ("wfsync.yaml", "wfsync.yml")
 
@@ -268,10 +266,12 @@ def _definition(
             seen[schedule.at] = where
             schedules.append(schedule)
     problems.extend(_title_problems(document, base, entry, secrets, broken))
-    body_secrets = {path: written for path, written in secrets.items() if path[0] in BODY_FIELDS}
+    # The fields of the body sent to the API: every key but wfsync's own (schedules, lifecycle).
+    fields = workflow_body.fields()
+    body_secrets = {path: written for path, written in secrets.items() if path[0] in fields}
     definition = Definition(
         title=entry["title"],
-        body={key: entry[key] for key in BODY_FIELDS if key in entry},
+        body={key: entry[key] for key in fields if key in entry},
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.

@@ -26,15 +26,16 @@ import fnmatch
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from wfsync import body as workflow_body
 from wfsync.body import FieldDiff
-from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, PathKey, ScheduleRun, Update, templated
+from wfsync.changes import ACTIONS, Cancel, Change, Create, Delete, ScheduleRun, Update, templated
 from wfsync.config import Safety
-from wfsync.definitions import BODY_FIELDS, Definition, Schedule
+from wfsync.definitions import Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
 from wfsync.normalised import Normalisation, digest
 from wfsync.shapes import Job, LiveWorkflow
@@ -48,14 +49,6 @@ __all__ = [
     "jobs_needed",
     "live_digest",
 ]
-
-# The fields compared, as paths into a body.
-LEAVES: tuple[tuple[str, ...], ...] = (
-    ("title",),
-    ("callbackUrl",),
-    ("webhook", "url"),
-    ("endCall", "phrases"),
-)
 
 
 @dataclass(frozen=True)
@@ -140,37 +133,6 @@ class Plan:
 
 
 # -- comparing ---------------------------------------------------------------------------------
-
-
-def _leaf(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = body
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _same(path: tuple[str, ...], old: Any, new: Any) -> bool:
-    if path == ("endCall", "phrases") and isinstance(old, list) and isinstance(new, list):
-        try:
-            return set(old) == set(new)
-        except TypeError:  # unhashable items from an odd server: compare as they are
-            return bool(old == new)
-    return bool(old == new)
-
-
-def _diffs(
-    live: Mapping[str, Any], desired: Mapping[str, Any], secrets: Iterable[PathKey]
-) -> list[FieldDiff]:
-    # A field any part of which came from the environment is shown as sensitive, whole.
-    secret_fields = {path[0] for path in secrets}
-    diffs = []
-    for path in LEAVES:
-        old, new = _leaf(live, path), _leaf(desired, path)
-        if not _same(path, old, new):
-            diffs.append(FieldDiff(".".join(path), old, new, path[0] in secret_fields))
-    return diffs
 
 
 def live_digest(workflow: LiveWorkflow, pending: Sequence[str] | None = None) -> str:
@@ -346,18 +308,19 @@ def compute_plan(
             warnings += notes
         if live is not None:
             digest = live_digest(live, pending)
-            diffs = _diffs(live.body, definition.body, definition.secrets)
+            diffs = workflow_body.diff(live.body, definition.body, definition.secrets)
             if definition.secrets:  # show where a secret goes, never its value
-                written = templated(definition.body, definition.secrets)
-                diffs = [
-                    replace(d, old=None, new=_leaf(written, tuple(d.path.split(".")))) if d.sensitive else d
-                    for d in diffs
-                ]
+                written = {
+                    leaf.name: value
+                    for leaf, value in workflow_body.leaf_values(
+                        templated(definition.body, definition.secrets)
+                    )
+                }
+                diffs = [replace(d, old=None, new=written.get(d.path)) if d.sensitive else d for d in diffs]
             if normalised:
                 diffs = _unless_normalised(definition.title, diffs, normalised, warnings)
             if diffs:
-                fields = {diff.path.split(".")[0] for diff in diffs}
-                patch = {name: definition.body.get(name) for name in BODY_FIELDS if name in fields}
+                patch = workflow_body.patch(definition.body, diffs)
                 changes.append(
                     Update(
                         definition.title,

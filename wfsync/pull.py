@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from wfsync.definitions import BODY_FIELDS
 from wfsync.schema import utc_instant
 from wfsync.shapes import Job, LiveWorkflow
 
@@ -46,9 +45,8 @@ def _escaped(value: Any) -> Any:
 
 
 def _entry(workflow: LiveWorkflow, jobs: Sequence[Job]) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        name: _escaped(workflow.body[name]) for name in BODY_FIELDS if name in workflow.body
-    }
+    # The body is already the managed fields, in the schema's order (wfsync.body.project).
+    entry: dict[str, Any] = {name: _escaped(value) for name, value in workflow.body.items()}
     pending = sorted((job.at, job.timezone or "GMT") for job in jobs if job.status == "scheduled" and job.at)
     if pending:
         entry["schedules"] = [{"scheduledDate": utc_instant(at), "timezone": zone} for at, zone in pending]

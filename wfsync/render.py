@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from wfsync.body import leaf_values
 from wfsync.changes import Cancel, Change, Create, ScheduleRun, Update, templated
 from wfsync.operate import SmokeResult
 from wfsync.plan import LiveRef, Plan
@@ -81,14 +82,8 @@ def _head(change: Change) -> str:
 def _details(change: Change) -> Iterator[str]:
     if isinstance(change, Create):
         # Values from the environment are shown as written: ${NAME}, never the value.
-        body = templated(change.body, change.secrets)
-        for name in ("title", "callbackUrl", "webhook", "endCall"):
-            if name not in body:
-                continue
-            leaves = body[name].items() if isinstance(body[name], dict) else [(None, body[name])]
-            for leaf, value in leaves:
-                path = f"{name}.{leaf}" if leaf else name
-                yield f"{path}: {_value(value)}"
+        for leaf, value in leaf_values(templated(change.body, change.secrets)):
+            yield f"{leaf.name}: {_value(value)}"
     elif isinstance(change, Update):
         for diff in change.diffs:
             if diff.sensitive:

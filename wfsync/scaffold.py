@@ -10,6 +10,7 @@ schemas/*.schema.json         the JSON Schemas editors check the files against
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from wfsync import schema
@@ -156,10 +157,11 @@ def starter_files() -> dict[str, str]:
         ".github/workflows/wfsync.yml": CI,
         ".pre-commit-config.yaml": PRE_COMMIT,
     }
+    # Composed (wfsync.schema_compose): the YAML language server knows only draft 7 and would
+    # ignore unevaluatedProperties, so the copies close every object with additionalProperties.
     for name in ("definitions", "workflow", "schedule"):
-        files[f"schemas/{name}.schema.json"] = (schema.SCHEMA_DIR / f"{name}.schema.json").read_text(
-            encoding="utf-8"
-        )
+        text = json.dumps(schema.load(name), indent=2, ensure_ascii=False)
+        files[f"schemas/{name}.schema.json"] = text + "\n"
     return files
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from wfsync.schema_compose import SchemaError, compose, documents
+
 __all__ = [
     "SCHEMA_DIR",
+    "SchemaError",
     "SchemaIssue",
     "is_http_url",
     "is_valid",
@@ -33,14 +35,9 @@ __all__ = [
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the schemas inside the package; a source checkout has them
-# at the top of the repository.
+# at the top of the repository. Everything read from it is cached by directory, so a test
+# may point this at a copy.
 SCHEMA_DIR = _HERE / "schemas" if (_HERE / "schemas").is_dir() else _HERE.parent / "schemas"
-
-_NAMES = {
-    "workflow": "workflow.schema.json",
-    "workflow-patch": "workflow-patch.schema.json",
-    "schedule": "schedule.schema.json",
-}
 
 
 @dataclass(frozen=True)
@@ -80,48 +77,49 @@ def is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
 
 
-@functools.cache
 def load(name: str) -> dict[str, Any]:
-    """The schema called ``name`` (``workflow``, ``workflow-patch``, ``schedule``, …)."""
-    filename = _NAMES.get(name, f"{name}.schema.json")
-    with open(SCHEMA_DIR / filename, encoding="utf-8") as handle:
-        schema: dict[str, Any] = json.load(handle)
-    return schema
+    """The schema called ``name`` (``workflow``, ``workflow-patch``, ``definitions``, …) as the
+    validators use it, composed from the files in :data:`SCHEMA_DIR` (see
+    :mod:`wfsync.schema_compose`). Cached: callers must not change it."""
+    return compose(SCHEMA_DIR, name)
 
 
 @functools.cache
-def _validator(name: str) -> Any:
+def _validator_in(directory: Path, name: str) -> Any:
     import jsonschema
     from referencing import Registry, Resource
 
-    resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((contents["$id"], Resource.from_contents(contents)))
+    resources = [(uri, Resource.from_contents(contents)) for uri, contents in documents(directory).items()]
     registry: Registry[Any] = Registry().with_resources(resources)
 
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date-time")(lambda value: not isinstance(value, str) or bool(parse_instant(value)))
     checker.checks("uri")(lambda value: not isinstance(value, str) or is_http_url(value))
-    return jsonschema.Draft202012Validator(load(name), registry=registry, format_checker=checker)
+    document = compose(directory, name)
+    return jsonschema.Draft202012Validator(document, registry=registry, format_checker=checker)
+
+
+def _validator(name: str) -> Any:
+    """jsonschema's validator for ``name``: slower, kept to explain what is wrong."""
+    return _validator_in(SCHEMA_DIR, name)
 
 
 @functools.cache
-def _fast_check(name: str) -> Any:
-    """The schema compiled to Python by fastjsonschema: about 20 times faster than
-    jsonschema, which is kept to explain what is wrong once something is."""
+def _fast_check_in(directory: Path, name: str) -> Any:
     import fastjsonschema
 
-    documents = {}
-    for path in SCHEMA_DIR.glob("*.schema.json"):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        documents[contents["$id"]] = contents
     return fastjsonschema.compile(
-        load(name),
-        handlers={"https": documents.__getitem__},
+        compose(directory, name),
+        handlers={"https": documents(directory).__getitem__},
         formats={"uri": is_http_url, "date-time": lambda value: bool(parse_instant(value))},
         use_default=False,
     )
+
+
+def _fast_check(name: str) -> Any:
+    """The schema compiled to Python by fastjsonschema: about 20 times faster than
+    jsonschema, which is kept to explain what is wrong once something is."""
+    return _fast_check_in(SCHEMA_DIR, name)
 
 
 def is_valid(name: str, instance: Any) -> bool:

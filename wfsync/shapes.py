@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from wfsync.body import project as project_body  # one projection: derived from the body's schema
 from wfsync.schema import parse_instant, utc_instant
 
 __all__ = [
@@ -85,32 +86,6 @@ class Job:
     def instant(self) -> str | None:
         """When it is scheduled for, in the platform's UTC form (as sent if unparsable)."""
         return utc_instant(self.at) if self.at is not None else self.scheduled_date
-
-
-def project_body(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The managed fields of a live workflow, in the shape definitions write them.
-
-    Fields the server adds (``createdAt``, ``__v``, a webhook's ``secret``…) are left out;
-    null is the same as absent.
-    """
-    body: dict[str, Any] = {}
-    if raw.get("title") is not None:
-        body["title"] = raw["title"]
-    if raw.get("callbackUrl") is not None:
-        body["callbackUrl"] = raw["callbackUrl"]
-    webhook = raw.get("webhook")
-    if isinstance(webhook, Mapping):
-        if webhook.get("url") is not None:
-            body["webhook"] = {"url": webhook["url"]}
-    elif webhook is not None:
-        body["webhook"] = webhook
-    end_call = raw.get("endCall")
-    if isinstance(end_call, Mapping):
-        if end_call.get("phrases") is not None:
-            body["endCall"] = {"phrases": end_call["phrases"]}
-    elif end_call is not None:
-        body["endCall"] = end_call
-    return body
 
 
 def identity(raw: Mapping[str, Any], *names: str) -> str | None:

@@ -1,15 +1,18 @@
 """``schemas/openapi.yaml`` with the JSON Schemas it refers to bundled in, as one document.
 
-The OpenAPI file names the request bodies by file (``$ref: workflow.schema.json``) so that
-the emulator, the definitions loader and the published description share one source.
-Bundling inlines those files (they are not recursive), so any OpenAPI tool can read the
-result without resolving other files.
+The OpenAPI file names the request bodies and the workflow's fields by file (``$ref:
+workflow.schema.json``, ``workflow.schema.json#/$defs/body``) so that the emulator, the
+definitions loader and the published description share one source, and a field added to the
+body needs no edit here. Bundling inlines the schemas as the validators use them (composed,
+the patch schema derived: :mod:`wfsync.schema_compose`; they are not recursive), so any
+OpenAPI tool can read the result without resolving other files.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+from pathlib import Path
 from typing import Any
 
 from wfsync import schema
@@ -42,12 +45,16 @@ def _inline(node: Any, current: dict[str, Any]) -> Any:
     return {key: _inline(value, current) for key, value in node.items() if key not in _KEYWORDS_DROPPED}
 
 
-@functools.cache
 def openapi_document() -> dict[str, Any]:
     """The bundled OpenAPI 3.1 description of the emulated API."""
+    return _bundled(schema.SCHEMA_DIR)
+
+
+@functools.cache
+def _bundled(directory: Path) -> dict[str, Any]:
     import yaml
 
-    with open(schema.SCHEMA_DIR / "openapi.yaml", encoding="utf-8") as handle:
+    with open(directory / "openapi.yaml", encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.safe_load(handle)
     bundled: dict[str, Any] = _inline(document, document)
     return bundled
