@@ -68,18 +68,23 @@ PathKey = tuple[str | int, ...]
 @dataclass(frozen=True)
 class FieldDiff:
     """One managed field that differs: where, what it is, what it will be (None: absent).
-    For a field holding a value from the environment (``sensitive``) a plan sets ``new`` to
-    its template (``https://h.example.com/${TOKEN}``) and the old value is never shown."""
+
+    A field any part of which comes from the environment is ``sensitive``: its values are
+    never shown; ``written`` is what the definition wrote there (``https://h/${TOKEN}``),
+    which plans show instead of the new value."""
 
     path: str
     old: Any
     new: Any
     sensitive: bool = False
+    written: Any = None
 
     @property
     def data(self) -> dict[str, Any]:
-        old = SENSITIVE if self.sensitive else self.old
-        return {"path": self.path, "old": old, "new": self.new, "sensitive": self.sensitive}
+        if self.sensitive:
+            new = SENSITIVE if self.written is None else self.written
+            return {"path": self.path, "old": SENSITIVE, "new": new, "sensitive": True}
+        return {"path": self.path, "old": self.old, "new": self.new, "sensitive": False}
 
 
 @dataclass(frozen=True)

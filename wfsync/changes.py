@@ -289,11 +289,10 @@ class Update(Change):
         diffs = []
         for n in range(len(reader.items("diffs"))):
             item = reader.child("diffs", n)
-            diffs.append(
-                FieldDiff(
-                    item.string("path"), item.data.get("old"), item.data.get("new"), item.flag("sensitive")
-                )
-            )
+            sensitive, new = item.flag("sensitive"), item.data.get("new")
+            # A sensitive diff's JSON holds what the definition wrote, never the value.
+            written = new if sensitive else None
+            diffs.append(FieldDiff(item.string("path"), item.data.get("old"), new, sensitive, written))
         return {
             "patch": patch,
             "diffs": tuple(diffs),
@@ -332,7 +331,6 @@ class ScheduleRun(Change):
     instant: str = ""
     timezone: str = "GMT"
     zone: str | None = None  # the IANA zone the definition gave, when it did
-    local: str | None = None  # the time as written in that zone, when it was
 
     @property
     def key(self) -> Key:
@@ -346,7 +344,6 @@ class ScheduleRun(Change):
             "scheduledDate": self.instant,
             "timezone": self.timezone,
             "zone": self.zone,
-            "local": self.local,
         }
 
     @classmethod
@@ -355,7 +352,6 @@ class ScheduleRun(Change):
             "instant": reader.string("scheduledDate"),
             "timezone": reader.string("timezone"),
             "zone": reader.optional_string("zone"),
-            "local": reader.optional_string("local"),
         }
 
 

@@ -316,7 +316,7 @@ def compute_plan(
                         templated(definition.body, definition.secrets)
                     )
                 }
-                diffs = [replace(d, old=None, new=written.get(d.path)) if d.sensitive else d for d in diffs]
+                diffs = [replace(d, written=written.get(d.path)) if d.sensitive else d for d in diffs]
             if normalised:
                 diffs = _unless_normalised(definition.title, diffs, normalised, warnings)
             if diffs:

@@ -87,7 +87,7 @@ def _details(change: Change) -> Iterator[str]:
     elif isinstance(change, Update):
         for diff in change.diffs:
             if diff.sensitive:
-                yield f"{diff.path}: (sensitive) -> {_value(diff.new)}"
+                yield f"{diff.path}: (sensitive) -> {_value(diff.data['new'])}"
             elif diff.new is None:
                 yield f"{diff.path}: {_value(diff.old)} -> (removed)"
             elif diff.old is None:
