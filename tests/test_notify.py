@@ -24,7 +24,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 hook.posts.append(json.loads(self.rfile.read(length)))
                 self.send_response(hook.status)

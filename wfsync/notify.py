@@ -68,7 +68,9 @@ def message(changed: Sequence[EnvState], link: str | None = None) -> dict[str, s
     for env in changed:
         if env.drifted:
             counts = ", ".join(f"{env.counts.get(v, 0)} to {v}" for v in _VERBS if env.counts.get(v))
-            lines.append(f":warning: wfsync: *{env.name}* has drifted from its definitions ({counts or 'changes'}).")
+            lines.append(
+                f":warning: wfsync: *{env.name}* has drifted from its definitions ({counts or 'changes'})."
+            )
         else:
             lines.append(f":white_check_mark: wfsync: *{env.name}* is back in sync with its definitions.")
     if link:
