@@ -181,3 +181,25 @@ def test_ci_fit_and_notify_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     saved.write_text('{"format_version": 1, "changes": []}')
     quiet = CliRunner().invoke(main, ["ci", "notify", str(saved), "--state-file", str(tmp_path / "s")])
     assert quiet.exit_code == 0 and "nobody was told" in quiet.output
+
+
+@pytest.mark.parametrize("environments", [{}, {"staging": {}, "acme-prod": {"api_key_env": "ACME_KEY"}}])
+def test_every_run_step_passes_shellcheck(environments: dict[str, Any]) -> None:
+    """What actionlint checks in `run:` steps (it runs shellcheck with `${{ }}` replaced)."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("shellcheck"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("shellcheck is missing (apt-get install shellcheck)")
+        pytest.skip("shellcheck is missing")
+    text = render_pipeline(Path("/nonexistent"), {"environments": environments}, ["HOOK_TOKEN"])
+    for name, job in load(text)["jobs"].items():
+        for step in job["steps"]:
+            if "run" in step:
+                script = re.sub(r"\$\{\{.*?\}\}", "placeholder", step["run"])
+                found = subprocess.run(
+                    ["shellcheck", "-s", "bash", "-"], input=script, capture_output=True, text=True
+                )
+                assert found.returncode == 0, (name, step.get("name"), found.stdout)
