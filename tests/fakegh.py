@@ -46,6 +46,9 @@ def main(args: list[str], state: dict[str, Any]) -> int:
         )
         return 4
     repo = os.environ["GITHUB_REPOSITORY"]
+    if os.environ.get("GH_REPO") != repo:  # a checkout without credentials may not name it
+        print("gh: set GH_REPO to the repository", file=sys.stderr)
+        return 4
     if args[:1] == ["api"]:
         if "--method" in args and args[args.index("--method") + 1] == "PATCH":
             path = next(a for a in args if a.startswith("repos/"))
