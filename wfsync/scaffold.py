@@ -3,9 +3,11 @@
 workflows/example.yaml        one commented workflow, with the editor schema line
 wfsync.yaml                   the settings, commented
 schemas/*.schema.json         the JSON Schemas editors check the files against
-.github/workflows/wfsync.yml  plan on pull requests (one comment, updated in place),
-                              apply on main (one at a time), a nightly drift check
-.pre-commit-config.yaml       wfsync validate before every commit
+.github/workflows/wfsync.yml  plan on pull requests (one comment per environment, updated
+                              in place), apply on main what was reviewed, a nightly drift
+                              check that opens issues and a status page (wfsync.pipeline)
+.pre-commit-config.yaml       wfsync validate before every commit, offline, no secrets
+.gitignore                    the sandbox's state and plan files stay out of git
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wfsync import schema
+from wfsync import __version__, schema
+from wfsync.pipeline import PIPELINE_FILE, SOURCE, references, render_pipeline
 
-__all__ = ["starter_files"]
+__all__ = ["starter_files", "write_pipeline", "write_starter"]
 
 EXAMPLE = """\
 # yaml-language-server: $schema=../schemas/definitions.schema.json
@@ -52,110 +55,38 @@ protect: []
 safety: {max_delete_share: 0.3, max_update_share: 0.3, min_existing: 10}
 """
 
-CI = """\
-# wfsync in GitHub Actions: plan on pull requests, apply on main, and a nightly drift check.
-# Repository secrets: WFSYNC_API_KEY (workflows:read for plans; workflows:write to apply),
-# and each ${NAME} your definitions use (here LEAD_HOOK_TOKEN).
-name: wfsync
-on:
-  pull_request:
-    paths: ["workflows/**", "wfsync.yaml"]
-  push:
-    branches: [main]
-    paths: ["workflows/**", "wfsync.yaml"]
-  schedule:
-    - cron: "17 5 * * *"
-  workflow_dispatch:
-
-permissions:
-  contents: read
-  pull-requests: write
-
-env:
-  WFSYNC_API_KEY: ${{ secrets.WFSYNC_API_KEY }}
-  LEAD_HOOK_TOKEN: ${{ secrets.LEAD_HOOK_TOKEN }}
-  NO_COLOR: "1"
-
-jobs:
-  plan:
-    if: github.event_name == 'pull_request'
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with: {python-version: "3.11"}
-      - run: pip install wfsync   # pin the version you reviewed
-      - name: Validate (marks the lines in the pull request)
-        run: wfsync validate --format github
-      - name: Plan
-        id: plan
-        run: |
-          set +e
-          wfsync plan --markdown --out plan.json > plan.md
-          echo "status=$?" >> "$GITHUB_OUTPUT"
-      - name: Comment the plan (one comment, updated in place)
-        uses: actions/github-script@v7
-        with:
-          script: |
-            const fs = require('fs');
-            const body = fs.readFileSync('plan.md', 'utf8');
-            const marker = '<!-- wfsync-plan -->';
-            const {owner, repo} = context.repo;
-            const issue_number = context.issue.number;
-            const list = github.rest.issues.listComments;
-            const comments = await github.paginate(list, {owner, repo, issue_number});
-            const earlier = comments.find(c => c.body.startsWith(marker));
-            if (earlier) await github.rest.issues.updateComment({owner, repo, comment_id: earlier.id, body});
-            else await github.rest.issues.createComment({owner, repo, issue_number, body});
-      - name: Fail on an error or an unsafe plan
-        if: steps.plan.outputs.status != '0'
-        run: exit 1
-
-  apply:
-    if: github.event_name == 'push' || github.event_name == 'workflow_dispatch'
-    runs-on: ubuntu-latest
-    # Two applies must never overlap: the API has no locks.
-    concurrency: {group: wfsync-apply, cancel-in-progress: false}
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with: {python-version: "3.11"}
-      - run: pip install wfsync
-      - run: wfsync apply --auto-approve --verify
-
-  drift:
-    if: github.event_name == 'schedule'
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with: {python-version: "3.11"}
-      - run: pip install wfsync
-      - name: Drift check (exit 2 when the live account differs from main)
-        run: wfsync plan --detailed-exitcode
-"""
-
-PRE_COMMIT = """\
-# pre-commit: check the definitions before every commit (pip install pre-commit wfsync).
+PRE_COMMIT = f"""\
+# pre-commit: `wfsync validate` before every commit (pip install pre-commit && pre-commit install).
+# It installs wfsync itself (the hook is `language: python`), works offline and needs no
+# secret: ${{NAME}} references are checked, not their values.
 repos:
-  - repo: local
+  - repo: {SOURCE}
+    rev: v{__version__}
     hooks:
       - id: wfsync-validate
-        name: wfsync validate
-        entry: wfsync validate
-        language: system
-        files: ^(workflows/.*\\.ya?ml|wfsync\\.yaml)$
-        pass_filenames: false
+"""
+
+GITIGNORE = """\
+# wfsync: the sandbox's state, saved plans and the status page are made, not written.
+.wfsync/
+plan*.json
+plan*.md
+*.plan.json
+wfsync-status.html
 """
 
 
 def starter_files() -> dict[str, str]:
     """{relative path: text} of a new workflows repository."""
+    import yaml
+
+    pipeline = render_pipeline(Path("."), yaml.safe_load(SETTINGS), sorted(references(EXAMPLE)))
     files = {
         "workflows/example.yaml": EXAMPLE,
         "wfsync.yaml": SETTINGS,
-        ".github/workflows/wfsync.yml": CI,
+        PIPELINE_FILE: pipeline,
         ".pre-commit-config.yaml": PRE_COMMIT,
+        ".gitignore": GITIGNORE,
     }
     # Composed (wfsync.schema_compose): the YAML language server knows only draft 7 and would
     # ignore unevaluatedProperties, so the copies close every object with additionalProperties.
@@ -167,11 +98,19 @@ def starter_files() -> dict[str, str]:
 
 def write_starter(folder: Path) -> list[str]:
     """Write the starter files into ``folder``; refuses (writing nothing) if any exists."""
+    return _write(folder, starter_files(), force=False)
+
+
+def write_pipeline(folder: Path, *, force: bool = False) -> list[str]:
+    """Write the pipeline of the repository in ``folder``, from its settings and definitions."""
+    return _write(folder, {PIPELINE_FILE: render_pipeline(folder)}, force=force)
+
+
+def _write(folder: Path, files: dict[str, str], *, force: bool) -> list[str]:
     from wfsync.errors import WfsyncError
 
-    files = starter_files()
     existing = [name for name in files if (folder / name).exists()]
-    if existing:
+    if existing and not force:
         raise WfsyncError(
             f"{len(existing)} file{' exists' if len(existing) == 1 else 's exist'} already in {folder}: "
             f"{', '.join(existing)}; nothing was written"

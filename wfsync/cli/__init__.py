@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from wfsync.cli import delete, emulator, operate, project, sync  # noqa: F401  (each module adds its commands to the group)
+# Each module adds its commands to the group.
+from wfsync.cli import ci, delete, emulator, operate, project, status, sync  # noqa: F401
 from wfsync.cli.app import main
 
 __all__ = ["main"]

@@ -11,24 +11,38 @@ from wfsync.cli.app import main, reports_errors
 
 @main.command()
 @click.argument("folder", metavar="[DIR]", default=".", type=click.Path(file_okay=False))
+@click.option(
+    "--pipeline",
+    is_flag=True,
+    help="Write only the GitHub Actions pipeline, from the settings and definitions in DIR.",
+)
+@click.option("--force", is_flag=True, help="With --pipeline: replace the pipeline if it exists.")
 @reports_errors
-def init(folder: str) -> None:
+def init(folder: str, pipeline: bool, force: bool) -> None:
     """Create a starter workflows repository in DIR (default: here).
 
     Writes one commented example definition, wfsync.yaml, the JSON Schemas editors use,
-    a GitHub Actions workflow (plan on pull requests as one comment updated in place,
-    apply on main one at a time, a nightly drift check) and a pre-commit configuration.
-    Never overwrites a file.
+    a GitHub Actions pipeline (a plan per environment on pull requests, one comment each
+    updated in place; on main, apply what was reviewed behind an approval gate; a nightly
+    drift check that opens issues), a pre-commit configuration and a .gitignore. Never
+    overwrites a file. With --pipeline, writes the pipeline of an existing repository
+    again (after adding environments or secrets).
 
     \b
     Example:
       wfsync init my-workflows && cd my-workflows && wfsync validate
+      wfsync init --pipeline --force
     """
-    from wfsync.scaffold import write_starter
+    from wfsync.errors import WfsyncError
+    from wfsync.scaffold import write_pipeline, write_starter
 
-    written = write_starter(Path(folder))
+    if force and not pipeline:
+        raise WfsyncError("--force only replaces the pipeline (with --pipeline); init never overwrites")
+    written = write_pipeline(Path(folder), force=force) if pipeline else write_starter(Path(folder))
     for name in written:
-        click.echo(f"  created {Path(folder) / name}")
+        click.echo(f"  {'wrote' if pipeline else 'created'} {Path(folder) / name}")
+    if pipeline:
+        return
     click.echo(
         f"Next: set LEAD_HOOK_TOKEN, then run `wfsync plan --sandbox` in {folder} (no account needed)."
     )
