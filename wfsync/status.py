@@ -121,12 +121,14 @@ async def gather(
 ) -> EnvStatus:
     """The status of the account behind ``api``. ``definitions`` None with a ``problem``: the
     definitions did not load, so the state is failing but the runs are still shown."""
-    from wfsync.live import plan_live
+    from wfsync.sync import Account, Options, plan_against
 
     state, counts, error = "failing", {}, problem
     if definitions is not None:
         try:
-            plan = await plan_live(api, definitions, now=now, protect=protect, api_url=api_url)
+            plan = await plan_against(
+                api, definitions, Options(protect=tuple(protect)), Account(api_url, name or None), now=now
+            )
         except WfsyncError as exc:
             error = str(exc)
         else:
