@@ -90,8 +90,8 @@ def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialec
     async def scenario(api: ApiClient) -> None:
         created = await api.create_workflow({"title": "a"})
         assert (await api.get_workflow(created.id)).title == "a"
-        updated = await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
-        assert updated is not None and updated.body["callbackUrl"] == "https://x.example.com/"
+        await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
+        assert (await api.get_workflow(created.id)).body["callbackUrl"] == "https://x.example.com/"
         job_id = await api.schedule(created.id, "2099-01-01T00:00:00.000Z", "GMT")
         run_id = await api.run(created.id)
         jobs = await api.list_jobs(created.id)
@@ -187,9 +187,14 @@ async def call(
             sleeps.append(seconds)
 
     async with ApiClient.connect(
-        "https://api.example.test", KEY, retry=FAST, transport=transport, timeouts=timeouts
+        "https://api.example.test",
+        KEY,
+        retry=FAST,
+        transport=transport,
+        timeouts=timeouts,
+        sleep=sleep,
+        clock=lambda: now[0],
     ) as api:
-        api._sleep, api._clock = sleep, lambda: now[0]
         return await action(api)
 
 
@@ -507,9 +512,9 @@ def test_wrong_shapes_of_single_answers(action: Any, payload: Any, message: str)
 
 
 def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import wfsync.api
+    import wfsync.transport
 
-    monkeypatch.setattr(wfsync.api, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(wfsync.transport, "MAX_BODY_BYTES", 1000)
     with pytest.raises(TransportError, match="the server closed the connection without a complete answer"):
         run(
             call(

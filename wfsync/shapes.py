@@ -10,7 +10,6 @@ ProtocolError naming the request that brought it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from wfsync import safejson
 from wfsync.schema import parse_instant, utc_instant
 
 __all__ = [
@@ -224,8 +224,8 @@ def error_messages(content: bytes) -> list[str]:
     if not text:
         return []
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = safejson.loads(text)
+    except ValueError:  # not JSON, or nested absurdly deep: read as text
         payload = None
     messages: list[str] = []
     if isinstance(payload, Mapping):
