@@ -241,8 +241,8 @@ class ApiClient:
             workflow = self._read("GET", path, shapes.workflow_from, raw)
             earlier = seen.setdefault(workflow.id, workflow)
             if earlier is not workflow and (earlier.title, earlier.body) != (workflow.title, workflow.body):
-                both = f"{earlier.title!r} and {workflow.title!r}"
-                raise ProtocolError("GET", path, 200, [f"two workflows share the id {workflow.id!r} ({both})"])
+                both = f"{workflow.id!r} ({earlier.title!r} and {workflow.title!r})"
+                raise ProtocolError("GET", path, 200, [f"two workflows share the id {both}"])
         return list(seen.values())
 
     async def get_workflow(self, workflow_id: str) -> LiveWorkflow:
