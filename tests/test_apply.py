@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ class FakeApi:
             return what
         return None
 
-    async def create_workflow(self, body: dict[str, Any]) -> LiveWorkflow:
+    async def create_workflow(self, body: Mapping[str, Any]) -> LiveWorkflow:
         trouble = await self._enter("create", body["title"])
         new_id = next(self.ids)
         if trouble != "not-stored":
@@ -51,7 +52,7 @@ class FakeApi:
             raise LOST
         return LiveWorkflow(new_id, body["title"], body)
 
-    async def update_workflow(self, workflow_id: str, patch: dict[str, Any]) -> None:
+    async def update_workflow(self, workflow_id: str, patch: Mapping[str, Any]) -> None:
         await self._enter("update", workflow_id)
         if workflow_id not in self.workflows:
             raise NotFoundError("PATCH", f"/v1/workflows/{workflow_id}", 404)

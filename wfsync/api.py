@@ -29,7 +29,8 @@ import httpx
 from wfsync import __version__, paging, shapes
 from wfsync.errors import ConfigError, ProtocolError, RequestError, UnsafeIdError
 from wfsync.shapes import Job, LiveWorkflow, project_body
-from wfsync.transport import RetryPolicy, Timeouts, Transport, check_url
+from wfsync.transport import RetryPolicy, Timeouts, Transport
+from wfsync.urls import check_url
 
 __all__ = [
     "LISTING_DEADLINE",
@@ -209,7 +210,8 @@ class ApiClient:
                 return (await fetch(page, limit))[0]
 
         while more := paging.next_pages([len(p) for p in pages], total=total, window=PAGE_CONCURRENCY):
-            if len(pages) + more > MAX_PAGES or self._clock() > deadline:
+            more = min(more, MAX_PAGES - len(pages))
+            if not more or self._clock() > deadline:
                 raise ProtocolError(
                     "GET",
                     path,

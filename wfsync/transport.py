@@ -11,7 +11,6 @@ through an ``httpx.AsyncClient`` and owns everything that is the same for every 
 - answers decoded with a bound on JSON nesting (:mod:`wfsync.safejson`);
 - error mapping: httpx errors and error statuses leave as :class:`~wfsync.errors.ApiError`
   subclasses, with the key redacted from anything the server said;
-- trust in the URL: the key goes only over https, or plain http to a loopback address.
 
     >>> layer = Transport(http, key="sk-…")  # doctest: +SKIP
     >>> await layer.request("GET", "/v1/workflows")  # doctest: +SKIP
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import logging
 import math
 import random
@@ -30,7 +28,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,7 +35,6 @@ from wfsync import safejson, shapes
 from wfsync.errors import (
     ApiError,
     AuthError,
-    ConfigError,
     ForbiddenError,
     NotFoundError,
     ProtocolError,
@@ -54,15 +50,12 @@ __all__ = [
     "RetryPolicy",
     "Timeouts",
     "Transport",
-    "check_url",
-    "is_loopback",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
 @dataclass(frozen=True)
@@ -102,34 +95,6 @@ class Timeouts:
     read: float = 30.0
     # The whole request, body included: a server trickling an endless body still ends.
     total: float = 120.0
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (the host part of a URL)."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, allow_insecure_http: bool = False) -> None:
-    """Refuse a URL the key must not be sent to, before any connection is made."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        raise ConfigError("the API URL cannot be parsed") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError("the API URL must be http:// or https:// and name a host")
-    if parts.scheme == "http" and not is_loopback(host) and not allow_insecure_http:
-        # Only the host is shown: a URL may carry a password.
-        raise ConfigError(
-            f"refusing to send the API key over plain http to {host}: use https "
-            "(or --allow-insecure-http for a lab network)"
-        )
 
 
 class Transport:
@@ -192,7 +157,8 @@ class Transport:
             except httpx.TransportError as exc:
                 problem, cause = _describe_transport(exc), exc
                 if isinstance(exc, httpx.ConnectError):
-                    problem = f"could not connect to {self.http.base_url}"
+                    # A URL may carry a password: name the server without it.
+                    problem = f"could not connect to {self.http.base_url.copy_with(userinfo=b'')}"
             else:
                 log.debug(
                     "%s %s -> %s in %.0f ms", method, shown, status, (time.monotonic() - started) * 1000
