@@ -53,6 +53,28 @@ DIALECTS = {
     "string-errors": Dialect(errors="string"),
     "text-errors": Dialect(errors="text"),
 }
+# The other answer forms of SPEC §1 (writes, titles, defaults, jobs, dates).
+ANSWER_FORMS = {
+    "writes-bare-object": Dialect(writes="bare"),
+    "writes-status-only": Dialect(writes="status"),
+    "writes-update-result": Dialect(writes="update-result"),
+    "writes-empty-204": Dialect(writes="empty"),
+    "unique-titles": Dialect(unique_titles=True),
+    "server-defaults": Dialect(defaults=True),
+    "bullmq-jobs": Dialect(jobs="bullmq"),
+    "dates-at-plus-0530": Dialect(offset_minutes=330),
+    "all-at-once": Dialect(
+        envelope="bare",
+        id_key="_id",
+        total=False,
+        page_cap=13,
+        writes="empty",
+        unique_titles=True,
+        defaults=True,
+        jobs="bullmq",
+        offset_minutes=-480,
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +106,30 @@ def test_the_listing_in_every_form(emulator_in: Any, dialect: Dialect, count: in
     assert all(w.body == {"title": w.title, "endCall": {"phrases": ["bye"]}} for w in workflows)
 
 
-@pytest.mark.parametrize("dialect", DIALECTS.values(), ids=DIALECTS.keys())
+EVERY_FORM = DIALECTS | ANSWER_FORMS
+
+
+@pytest.mark.parametrize("dialect", EVERY_FORM.values(), ids=EVERY_FORM.keys())
 def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialect) -> None:
     server: EmulatorServer = emulator_in(dialect)
+    when = "2099-01-01T00:00:00.000Z"
 
     async def scenario(api: ApiClient) -> None:
         created = await api.create_workflow({"title": "a"})
         assert (await api.get_workflow(created.id)).title == "a"
         await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
         assert (await api.get_workflow(created.id)).body["callbackUrl"] == "https://x.example.com/"
-        job_id = await api.schedule(created.id, "2099-01-01T00:00:00.000Z", "GMT")
-        assert job_id is not None  # the emulator answers with it in this dialect
+        job_id = await api.schedule(created.id, when, "GMT")
         run_id = await api.run(created.id)
         jobs = await api.list_jobs(created.id)
-        assert {j.id for j in jobs} == {job_id, run_id}
-        assert (await api.get_job(job_id)).status == "scheduled"
+        scheduled = [job for job in jobs if job.status == "scheduled"]
+        assert len(scheduled) == 1 and scheduled[0].instant == when, "the same instant in any offset"
+        assert job_id in (None, scheduled[0].id), "a schedule answer may name no job"
+        assert {j.id for j in jobs} == {scheduled[0].id, run_id}
+        assert (await api.get_job(scheduled[0].id)).status == "scheduled"
         cancelled = await api.cancel(created.id)
-        assert job_id in cancelled and set(cancelled) <= {job_id, run_id}  # the run too, if still queued
+        assert set(cancelled) <= {scheduled[0].id, run_id}  # an answer may name none
+        assert (await api.get_job(scheduled[0].id)).status == "cancelled"
         await api.delete_workflow(created.id)
         with pytest.raises(NotFoundError):
             await api.get_workflow(created.id)
@@ -109,6 +138,34 @@ def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialec
         assert "title must not be empty" in str(caught.value)
 
     run(with_emulator(server, scenario))
+
+
+def test_a_server_keeping_titles_unique_refuses_a_create_with_409(emulator_in: Any) -> None:
+    server: EmulatorServer = emulator_in(Dialect(unique_titles=True))
+
+    async def scenario(api: ApiClient) -> None:
+        await api.create_workflow({"title": "Lead follow-up"})
+        with pytest.raises(RequestError) as caught:
+            await api.create_workflow({"title": "LEAD FOLLOW-UP"})
+        assert caught.value.status == 409
+        assert str(caught.value) == (
+            "POST /v1/workflows: 409 Conflict: A workflow titled 'LEAD FOLLOW-UP' already exists"
+        )
+
+    run(with_emulator(server, scenario))
+    assert len(server.store.list_workflows(0, 10)[0]) == 1
+
+
+def test_fields_a_server_fills_in_are_read_as_sent(emulator_in: Any) -> None:
+    server: EmulatorServer = emulator_in(Dialect(defaults=True))
+
+    async def scenario(api: ApiClient) -> Any:
+        created = await api.create_workflow({"title": "bare"})
+        return (await api.list_workflows())[0], created
+
+    listed, created = run(with_emulator(server, scenario))
+    assert listed.id == created.id and listed.title == "bare"
+    assert listed.raw["callbackUrl"] == "" and listed.raw["webhook"] == {}
 
 
 def test_a_key_without_write_scope_names_the_scope(start_emulator: Any) -> None:
