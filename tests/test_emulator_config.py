@@ -108,3 +108,26 @@ def test_listening_beyond_loopback_with_the_development_key_warns(host: str) -> 
 )
 def test_no_warning_on_loopback_or_with_a_key_of_ones_own(host: str, keys: dict[str, frozenset[str]]) -> None:
     assert exposure_warning(host, keys) is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "warned"),
+    [
+        (["--host", "0.0.0.0"], True),
+        (["--host", "0.0.0.0", "--key", "a-private-key-0123=workflows:read"], False),
+        (["--host", "127.0.0.1"], False),
+    ],
+)
+def test_the_emulator_command_warns_when_the_dev_key_listens_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch, arguments: list[str], warned: bool
+) -> None:
+    from click.testing import CliRunner
+
+    import wfsync.emulator.server
+    from wfsync.cli import main
+
+    served: list[object] = []
+    monkeypatch.setattr(wfsync.emulator.server, "serve", lambda app, sock: served.append(sock.close()))
+    result = CliRunner().invoke(main, ["emulator", "--port", "0", *arguments], catch_exceptions=False)
+    assert result.exit_code == 0 and served, result.output
+    assert ("beyond this machine, with the development key" in result.output) is warned
