@@ -1016,3 +1016,15 @@ def test_the_command_line_refuses_plain_http_beyond_loopback_unless_allowed(
         main, ["jobs", "Lead follow-up", "--api-url", url, "--allow-insecure-http"], catch_exceptions=False
     )
     assert allowed.exit_code == 0, allowed.output
+
+
+def test_pages_fetched_past_a_short_page_are_not_part_of_the_listing() -> None:
+    # Pages 3 and 4 are asked for at once; 3 is short, so 4 (whatever it holds) is past the end.
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        count = 99 if number == 3 else 100
+        items = [wf(number * 1000 + n) for n in range(count)]
+        return httpx.Response(200, json={"data": items, "pagination": {"total": 1000}})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert len(workflows) == 299
