@@ -103,7 +103,7 @@ def test_a_file_that_is_not_a_database_is_refused_at_start(tmp_path: Path) -> No
     path.write_bytes(b"this is a text file, not SQLite " * 200)
     with pytest.raises(CorruptDatabase) as caught:
         Store(path)
-    assert str(caught.value) == f"the emulator's database {path} is not usable: file is not a database"
+    assert str(caught.value) == f"the emulator's database: {path}: file is not a database"
 
 
 def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
@@ -117,7 +117,9 @@ def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[4096 * 3 : 4096 * 3 + 2000] = b"\xab" * 2000  # a page in the middle, header intact
     path.write_bytes(bytes(data))
-    with pytest.raises(CorruptDatabase, match="is not usable: "):
+    with pytest.raises(
+        CorruptDatabase, match=r"^the emulator's database: .*: database disk image is malformed$"
+    ):
         Store(path)
 
 
@@ -130,7 +132,7 @@ def test_the_emulator_command_says_so_in_one_line(tmp_path: Path) -> None:
     path.write_bytes(b"\x00garbage" * 512)
     result = CliRunner().invoke(main, ["emulator", "--db", str(path), "--port", "0"], catch_exceptions=False)
     assert result.exit_code == 1
-    assert result.output == f"Error: the emulator's database {path} is not usable: file is not a database\n"
+    assert result.output == f"Error: the emulator's database: {path}: file is not a database\n"
 
 
 def test_a_healthy_file_opens_again(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from wfsync.lock import lock_key, lock_path
+from wfsync.lock import LockTimeout, apply_lock, lock_key, lock_path
 
 
 @pytest.mark.parametrize(
@@ -44,3 +46,20 @@ def test_the_key_names_no_password() -> None:
 def test_a_name_that_is_no_url_is_kept() -> None:
     assert lock_key("sandbox:.wfsync/sandbox.db") == "sandbox:.wfsync/sandbox.db"
     assert lock_key("http://[bad") == "http://[bad"
+
+
+def test_a_lock_held_elsewhere_names_the_api_without_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    monkeypatch.setenv("WFSYNC_LOCK_DIR", str(tmp_path))
+    name = "https://me:pw-SECRET-lock@api.example.com"
+    path = lock_path("https://api.example.com")  # the same lock, written another way
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LockTimeout) as caught, apply_lock(name, timeout=0):
+            pass
+    assert str(caught.value).startswith("another wfsync apply against https://api.example.com is running")
+    assert "SECRET" not in str(caught.value)

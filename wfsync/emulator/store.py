@@ -116,7 +116,7 @@ class Store:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise CorruptDatabase(f"the emulator's database {os.fspath(path)} is not usable: {exc}") from None
+            raise CorruptDatabase(f"the emulator's database: {os.fspath(path)}: {exc}") from None
         self._ids = random.Random(f"ids:{seed}:{path}:{os.getpid()}:{time.time_ns()}")
         self._counter = itertools.count(self._ids.randrange(1 << 24))
         self._org = self._meta("organization", lambda: f"org_{self._ids.getrandbits(48):012x}")
