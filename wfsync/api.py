@@ -202,14 +202,8 @@ class ApiClient:
                 log.info("GET %s: limit=%s refused (400), asking for less", path, limit)
         if limit is None:
             return list(first)
-        pages = [first]
-        gate = asyncio.Semaphore(PAGE_CONCURRENCY)
-
-        async def limited(page: int) -> list[Any]:
-            async with gate:
-                return (await fetch(page, limit))[0]
-
-        while more := paging.next_pages([len(p) for p in pages], total=total, window=PAGE_CONCURRENCY):
+        pages, sizes = [first], [len(first)]
+        while more := paging.next_pages(sizes, total=total, window=PAGE_CONCURRENCY):
             more = min(more, MAX_PAGES - len(pages))
             if not more or self._clock() > deadline:
                 raise ProtocolError(
@@ -220,12 +214,13 @@ class ApiClient:
                     hint=f"at most {MAX_PAGES:,} pages or {LISTING_DEADLINE:g} s are read",
                 )
             start = len(pages) + 1
-            batch = await asyncio.gather(*(limited(page) for page in range(start, start + more)))
-            for items in batch:
+            batch = await asyncio.gather(*(fetch(page, limit) for page in range(start, start + more)))
+            for items, _ in batch:
                 if items == pages[-1]:  # the same page again: the server ignores ``page``
                     return [item for items in pages for item in items]
                 pages.append(items)
-                if not paging.next_pages([len(p) for p in pages], total=total, window=1):
+                sizes.append(len(items))
+                if not paging.next_pages(sizes, total=total, window=1):
                     break  # pages fetched beyond the end in this batch are not part of it
         return [item for items in pages for item in items]
 
