@@ -1028,3 +1028,14 @@ def test_pages_fetched_past_a_short_page_are_not_part_of_the_listing() -> None:
 
     workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
     assert len(workflows) == 299
+
+
+def test_a_redirect_is_no_success_and_is_not_followed() -> None:
+    seen: list[httpx.Request] = []
+    moved = httpx.Response(301, headers={"Location": "https://new.example.test/v1/workflows/w1"})
+    with pytest.raises(RequestError) as caught:
+        run(call(scripted(moved, record=seen), lambda api: api.update_workflow("w1", {"title": "x"})))
+    assert len(seen) == 1 and str(caught.value) == (
+        "PATCH /v1/workflows/w1: 301 Moved Permanently (the API answers with a redirect to "
+        "https://new.example.test/v1/workflows/w1: set the API URL it points to)"
+    )

@@ -177,6 +177,10 @@ class Transport:
                     continue
                 if status >= 400:
                     raise self.error(method, shown, status, content, attempt + 1)
+                if status >= 300:  # redirects are not followed (the key would go along)
+                    where = self.redact(headers.get("location", "elsewhere"))
+                    hint = f"the API answers with a redirect to {where}: set the API URL it points to"
+                    raise RequestError(method, shown, status, [], hint=hint)
                 if not decode:
                     return None
                 try:
