@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from wfsync.api import ApiClient, RetryPolicy, Timeouts
+from wfsync.api import ApiClient, OperateApi, RetryPolicy, Timeouts, WorkflowsApi
 from wfsync.emulator import DEV_KEY, Dialect, EmulatorConfig, Faults
 from wfsync.emulator.server import EmulatorServer
 from wfsync.errors import (
@@ -24,6 +24,7 @@ from wfsync.errors import (
     ServerError,
     ThrottledError,
     TransportError,
+    UnsafeIdError,
 )
 
 KEY = "sk-live-0123456789abcdef"
@@ -51,6 +52,28 @@ DIALECTS = {
     "bare-capped-mongo": Dialect(envelope="bare", id_key="_id", page_cap=13, total=False),
     "string-errors": Dialect(errors="string"),
     "text-errors": Dialect(errors="text"),
+}
+# The other answer forms of SPEC §1 (writes, titles, defaults, jobs, dates).
+ANSWER_FORMS = {
+    "writes-bare-object": Dialect(writes="bare"),
+    "writes-status-only": Dialect(writes="status"),
+    "writes-update-result": Dialect(writes="update-result"),
+    "writes-empty-204": Dialect(writes="empty"),
+    "unique-titles": Dialect(unique_titles=True),
+    "server-defaults": Dialect(defaults=True),
+    "bullmq-jobs": Dialect(jobs="bullmq"),
+    "dates-at-plus-0530": Dialect(offset_minutes=330),
+    "all-at-once": Dialect(
+        envelope="bare",
+        id_key="_id",
+        total=False,
+        page_cap=13,
+        writes="empty",
+        unique_titles=True,
+        defaults=True,
+        jobs="bullmq",
+        offset_minutes=-480,
+    ),
 }
 
 
@@ -83,22 +106,30 @@ def test_the_listing_in_every_form(emulator_in: Any, dialect: Dialect, count: in
     assert all(w.body == {"title": w.title, "endCall": {"phrases": ["bye"]}} for w in workflows)
 
 
-@pytest.mark.parametrize("dialect", DIALECTS.values(), ids=DIALECTS.keys())
+EVERY_FORM = DIALECTS | ANSWER_FORMS
+
+
+@pytest.mark.parametrize("dialect", EVERY_FORM.values(), ids=EVERY_FORM.keys())
 def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialect) -> None:
     server: EmulatorServer = emulator_in(dialect)
+    when = "2099-01-01T00:00:00.000Z"
 
     async def scenario(api: ApiClient) -> None:
         created = await api.create_workflow({"title": "a"})
         assert (await api.get_workflow(created.id)).title == "a"
-        updated = await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
-        assert updated is not None and updated.body["callbackUrl"] == "https://x.example.com/"
-        job_id = await api.schedule(created.id, "2099-01-01T00:00:00.000Z", "GMT")
+        await api.update_workflow(created.id, {"callbackUrl": "https://x.example.com/"})
+        assert (await api.get_workflow(created.id)).body["callbackUrl"] == "https://x.example.com/"
+        job_id = await api.schedule(created.id, when, "GMT")
         run_id = await api.run(created.id)
         jobs = await api.list_jobs(created.id)
-        assert {j.id for j in jobs} == {job_id, run_id}
-        assert (await api.get_job(job_id)).status == "scheduled"
+        scheduled = [job for job in jobs if job.status == "scheduled"]
+        assert len(scheduled) == 1 and scheduled[0].instant == when, "the same instant in any offset"
+        assert job_id in (None, scheduled[0].id), "a schedule answer may name no job"
+        assert {j.id for j in jobs} == {scheduled[0].id, run_id}
+        assert (await api.get_job(scheduled[0].id)).status == "scheduled"
         cancelled = await api.cancel(created.id)
-        assert job_id in cancelled and set(cancelled) <= {job_id, run_id}  # the run too, if still queued
+        assert set(cancelled) <= {scheduled[0].id, run_id}  # an answer may name none
+        assert (await api.get_job(scheduled[0].id)).status == "cancelled"
         await api.delete_workflow(created.id)
         with pytest.raises(NotFoundError):
             await api.get_workflow(created.id)
@@ -107,6 +138,34 @@ def test_single_objects_and_jobs_in_every_form(emulator_in: Any, dialect: Dialec
         assert "title must not be empty" in str(caught.value)
 
     run(with_emulator(server, scenario))
+
+
+def test_a_server_keeping_titles_unique_refuses_a_create_with_409(emulator_in: Any) -> None:
+    server: EmulatorServer = emulator_in(Dialect(unique_titles=True))
+
+    async def scenario(api: ApiClient) -> None:
+        await api.create_workflow({"title": "Lead follow-up"})
+        with pytest.raises(RequestError) as caught:
+            await api.create_workflow({"title": "LEAD FOLLOW-UP"})
+        assert caught.value.status == 409
+        assert str(caught.value) == (
+            "POST /v1/workflows: 409 Conflict: A workflow titled 'LEAD FOLLOW-UP' already exists"
+        )
+
+    run(with_emulator(server, scenario))
+    assert len(server.store.list_workflows(0, 10)[0]) == 1
+
+
+def test_fields_a_server_fills_in_are_read_as_sent(emulator_in: Any) -> None:
+    server: EmulatorServer = emulator_in(Dialect(defaults=True))
+
+    async def scenario(api: ApiClient) -> Any:
+        created = await api.create_workflow({"title": "bare"})
+        return (await api.list_workflows())[0], created
+
+    listed, created = run(with_emulator(server, scenario))
+    assert listed.id == created.id and listed.title == "bare"
+    assert listed.raw["callbackUrl"] == "" and listed.raw["webhook"] == {}
 
 
 def test_a_key_without_write_scope_names_the_scope(start_emulator: Any) -> None:
@@ -187,9 +246,14 @@ async def call(
             sleeps.append(seconds)
 
     async with ApiClient.connect(
-        "https://api.example.test", KEY, retry=FAST, transport=transport, timeouts=timeouts
+        "https://api.example.test",
+        KEY,
+        retry=FAST,
+        transport=transport,
+        timeouts=timeouts,
+        sleep=sleep,
+        clock=lambda: now[0],
     ) as api:
-        api._sleep, api._clock = sleep, lambda: now[0]
         return await action(api)
 
 
@@ -479,7 +543,7 @@ def test_more_error_bodies(answer: httpx.Response, expected: str) -> None:
 
 
 def test_odd_workflow_shapes_are_kept_so_they_show_as_differences() -> None:
-    from wfsync.api import project_body
+    from wfsync.body import project as project_body
 
     assert project_body({"title": None, "webhook": "https://plain.example.com", "endCall": ["bye"]}) == {
         "webhook": "https://plain.example.com",
@@ -507,9 +571,9 @@ def test_wrong_shapes_of_single_answers(action: Any, payload: Any, message: str)
 
 
 def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import wfsync.api
+    import wfsync.transport
 
-    monkeypatch.setattr(wfsync.api, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(wfsync.transport, "MAX_BODY_BYTES", 1000)
     with pytest.raises(TransportError, match="the server closed the connection without a complete answer"):
         run(
             call(
@@ -649,3 +713,329 @@ def test_a_list_under_a_named_key_inside_data() -> None:
     workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
     assert [w.id for w in workflows] == [f"id{n}" for n in range(5)]
     assert len(seen) == 3, "the total inside data stopped it at page 3"
+
+
+# -- the policy layer -----------------------------------------------------------------------------
+
+
+def test_a_retry_after_of_a_day_waits_the_capped_maximum() -> None:
+    sleeps: list[float] = []
+    transport = scripted(httpx.Response(429, headers={"Retry-After": "86400"}), page([wf(1)]))
+    run(call(transport, lambda api: api.list_workflows(), sleeps=sleeps))
+    assert sleeps == [FAST.max_retry_after]
+
+
+def test_a_dropped_create_answer_gives_exactly_one_post(start_emulator: Any) -> None:
+    # Every create's answer is dropped (a share of 1, not left to chance): the server acted,
+    # the client saw nothing, and this layer must not send it again.
+    server = start_emulator(EmulatorConfig(faults=Faults(drop_create=1.0)))
+    with pytest.raises(TransportError, match="not retried here"):
+        run(with_emulator(server, lambda api: api.create_workflow({"title": "once"})))
+    assert server.served.get("POST create_workflow") == 1
+    assert [w["title"] for w in server.store.list_workflows(0, 10)[0]] == ["once"]
+
+
+# -- transport trust --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.example.com", "http://10.0.0.5:8787", "http://user:pw-SECRET-url@api.example.com/"],
+)
+def test_plain_http_beyond_loopback_is_refused_before_any_connection(url: str) -> None:
+    seen: list[httpx.Request] = []
+
+    async def attempt() -> None:
+        async with ApiClient.connect(url, KEY, transport=scripted(page([]), record=seen)) as api:
+            await api.list_workflows()
+
+    with pytest.raises(ConfigError, match="refusing to send the API key over plain http") as caught:
+        run(attempt())
+    assert seen == [] and KEY not in str(caught.value) and "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "allow"),
+    [
+        ("https://api.example.com", False),
+        ("http://127.0.0.1:8787", False),
+        ("http://127.1.2.3", False),
+        ("http://localhost:8787", False),
+        ("http://[::1]:8787", False),
+        ("http://api.example.com", True),  # --allow-insecure-http
+    ],
+)
+def test_https_loopback_or_an_explicit_allowance_connects(url: str, allow: bool) -> None:
+    seen: list[httpx.Request] = []
+
+    async def attempt() -> Any:
+        transport = scripted(page([wf(1)]), record=seen)
+        async with ApiClient.connect(url, KEY, transport=transport, allow_insecure_http=allow) as api:
+            return await api.list_workflows()
+
+    assert len(run(attempt())) == 1 and len(seen) == 1
+
+
+# -- server data is data ------------------------------------------------------------------------------
+
+
+HOSTILE_ID = "../../__admin/reset?"
+
+
+ONE = httpx.Response(200, json={"_id": HOSTILE_ID, "title": "t", "jobId": "j1"})
+NONE = httpx.Response(200, json=[])
+
+
+@pytest.mark.parametrize(
+    ("action", "answer", "method", "suffix"),
+    [
+        (lambda api: api.delete_workflow(HOSTILE_ID), NONE, "DELETE", ""),
+        (lambda api: api.update_workflow(HOSTILE_ID, {"title": "x"}), NONE, "PATCH", ""),
+        (lambda api: api.get_workflow(HOSTILE_ID), ONE, "GET", ""),
+        (lambda api: api.cancel(HOSTILE_ID), NONE, "POST", "/cancel"),
+        (lambda api: api.run(HOSTILE_ID), ONE, "POST", "/run"),
+        (lambda api: api.list_jobs(HOSTILE_ID), NONE, "GET", "/jobs"),
+        (lambda api: api.summary(HOSTILE_ID, "report"), ONE, "GET", "/summary/report"),
+    ],
+)
+def test_an_id_from_the_server_stays_one_path_segment(
+    action: Any, answer: httpx.Response, method: str, suffix: str
+) -> None:
+    seen: list[httpx.Request] = []
+    run(call(scripted(answer, record=seen), action))
+    target = seen[0].url.raw_path.decode().split("?")[0]
+    assert seen[0].method == method
+    assert target == "/v1/workflows/..%2F..%2F__admin%2Freset%3F" + suffix
+    assert "__admin/reset" not in target
+
+
+def test_a_job_id_stays_one_path_segment_too() -> None:
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(200, json={"jobId": "a/b", "status": "queued"})
+    run(call(scripted(answer, record=seen), lambda api: api.get_job("a/b#c")))
+    assert seen[0].url.raw_path.decode() == "/v1/workflows/jobs/a%2Fb%23c"
+
+
+@pytest.mark.parametrize("bad", ["..", ".", ""])
+def test_an_id_that_would_move_the_path_is_refused_naming_it(bad: str) -> None:
+    seen: list[httpx.Request] = []
+    with pytest.raises(UnsafeIdError, match=f"the server gave the id {bad!r}, which cannot name"):
+        run(call(scripted(page([]), record=seen), lambda api: api.delete_workflow(bad)))
+    assert seen == []
+
+
+def test_two_workflows_with_one_id_are_an_error_naming_it() -> None:
+    answer = page([wf(1), {"_id": "id1", "title": "another"}])
+    with pytest.raises(ProtocolError, match="two workflows share the id 'id1' \\('w1' and 'another'\\)"):
+        run(call(scripted(answer), lambda api: api.list_workflows()))
+
+
+def test_the_same_workflow_seen_twice_counts_once() -> None:
+    # Pages shifting under a concurrent create show one record on two pages.
+    answer = page([wf(1), wf(2), wf(1)])
+    assert [w.id for w in run(call(scripted(answer), lambda api: api.list_workflows()))] == ["id1", "id2"]
+
+
+def numbered_pages(
+    size: int, *, last: int | None = None, total: int | None = None, seen: list[int] | None = None
+) -> httpx.MockTransport:
+    """Pages of ``size`` distinct workflows; page ``last`` (if any) one item short, then none."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        if seen is not None:
+            seen.append(number)
+        count = 0 if last is not None and number > last else size - (number == last)
+        items = [wf(number * 1000 + n) for n in range(count)]
+        extra = {"pagination": {"total": total}} if total is not None else {}
+        return httpx.Response(200, json={"data": items, **extra})
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_listing_without_a_total_stops_after_a_page_one_item_short() -> None:
+    seen: list[int] = []
+    workflows = run(call(numbered_pages(100, last=3, seen=seen), lambda api: api.list_workflows()))
+    assert len(workflows) == 299 and seen == [1, 2, 3]
+
+
+def test_a_huge_stated_total_is_trusted_only_as_far_as_pages_deliver() -> None:
+    seen: list[int] = []
+    transport = numbered_pages(3, last=1, total=10**12, seen=seen)
+    workflows = run(call(transport, lambda api: api.list_workflows()))
+    assert len(workflows) == 2 and seen == [1, 2]  # page 1 short by one: page 2 shows the end
+
+    seen.clear()
+    transport = numbered_pages(100, last=5, total=10**12, seen=seen)
+    assert len(run(call(transport, lambda api: api.list_workflows()))) == 499
+    # 1, then 2, then 4 at once (as many as received): 3 pages past the end, not 10^10.
+    assert sorted(seen) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_listing_that_never_ends_is_an_error_not_a_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wfsync.api
+
+    monkeypatch.setattr(wfsync.api, "MAX_PAGES", 20)
+    seen: list[int] = []
+    with pytest.raises(ProtocolError, match="the listing had not ended after 20 pages"):
+        run(call(numbered_pages(100, seen=seen), lambda api: api.list_workflows()))
+    assert max(seen) <= 20
+
+
+def test_a_listing_past_its_deadline_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wfsync.api
+
+    monkeypatch.setattr(wfsync.api, "LISTING_DEADLINE", 5.0)
+    now = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        now[0] += 1.0  # every page takes a second
+        number = int(request.url.params["page"])
+        return httpx.Response(200, json=[wf(number * 1000 + n) for n in range(10)])
+
+    async def scenario() -> Any:
+        transport = httpx.MockTransport(handler)
+        async with ApiClient.connect(
+            "https://api.example.test", KEY, retry=FAST, transport=transport, clock=lambda: now[0]
+        ) as api:
+            return await api.list_workflows()
+
+    with pytest.raises(ProtocolError, match=r"had not ended .*at most .* or 5 s"):
+        run(scenario())
+    assert now[0] <= 7
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b'{"data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+        httpx.Response(200, content=b"[" * 40 + b"]" * 40),
+    ],
+)
+def test_deeply_nested_json_from_a_server_is_a_one_line_error(answer: httpx.Response) -> None:
+    with pytest.raises(ProtocolError, match="nested deeper than") as caught:
+        run(call(scripted(answer), lambda api: api.list_workflows()))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_deeply_nested_error_body_is_still_read_as_text() -> None:
+    answer = httpx.Response(400, content=b'{"message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+    with pytest.raises(RequestError, match="400 Bad Request"):
+        run(call(scripted(answer), lambda api: api.create_workflow({"title": "x"})))
+
+
+# -- writes rely on the status code alone ----------------------------------------------------------
+
+WRITE_ANSWERS = {
+    "status-only": httpx.Response(200, json={"status": True, "message": "updated"}),
+    "update-result": httpx.Response(
+        200, json={"status": True, "data": {"acknowledged": True, "matchedCount": 1, "modifiedCount": 1}}
+    ),
+    "empty-204": httpx.Response(204),
+    "bare-object": httpx.Response(200, json={"_id": "w1", "title": "t", "createdAt": "x"}),
+    "wrapped-object": httpx.Response(200, json={"data": {"_id": "w1", "title": "t"}}),
+    "a-list": httpx.Response(200, json=[]),
+    "text": httpx.Response(200, text="OK"),
+    "a-deep-body": httpx.Response(200, content=b"[" * 100 + b"]" * 100),
+}
+
+
+@pytest.mark.parametrize("answer", WRITE_ANSWERS.values(), ids=WRITE_ANSWERS.keys())
+def test_every_write_succeeds_on_any_2xx_whatever_its_body(answer: httpx.Response) -> None:
+    seen: list[httpx.Request] = []
+
+    async def writes(api: ApiClient) -> Any:
+        await api.update_workflow("w1", {"title": "x"})
+        await api.delete_workflow("w1")
+        return await api.cancel("w1"), await api.schedule("w1", "2099-01-01T00:00:00.000Z", "GMT")
+
+    cancelled, job_id = run(call(scripted(answer, record=seen), writes))
+    assert isinstance(cancelled, list)
+    assert job_id is None or isinstance(job_id, str)  # a bare job object's id is its job id
+    assert [r.method for r in seen] == ["PATCH", "DELETE", "POST", "POST"], "each sent once"
+
+
+def test_a_schedule_answer_with_a_job_id_gives_it() -> None:
+    answer = httpx.Response(201, json={"status": True, "data": {"jobId": "job_7"}})
+    assert (
+        run(call(scripted(answer), lambda api: api.schedule("w1", "2099-01-01T00:00:00Z", "GMT"))) == "job_7"
+    )
+
+
+def test_a_write_refused_is_still_an_error() -> None:
+    with pytest.raises(NotFoundError):
+        run(
+            call(
+                scripted(httpx.Response(404, json={"message": "gone"})),
+                lambda api: api.update_workflow("w", {}),
+            )
+        )
+
+
+# -- the protocol the planning and applying code depends on ------------------------------------------
+
+
+def test_the_client_and_the_tests_fake_implement_the_protocol() -> None:
+    # mypy checks these assignments (tests/test_apply.py's FakeApi, with no type: ignore).
+    from tests.test_apply import FakeApi
+
+    def as_api(api: WorkflowsApi) -> WorkflowsApi:
+        return api
+
+    def as_operate(api: OperateApi) -> OperateApi:
+        return api
+
+    async def both() -> None:
+        async with ApiClient.connect("https://api.example.test", KEY, transport=scripted(page([]))) as api:
+            assert as_operate(api) is api and as_api(api) is api
+
+    assert as_api(FakeApi()) is not None
+    run(both())
+
+
+def test_the_command_line_refuses_plain_http_beyond_loopback_unless_allowed(
+    emulator: EmulatorServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from wfsync.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WFSYNC_API_KEY", DEV_KEY)
+    emulator.store.create_workflow({"title": "Lead follow-up"})
+    # 0.0.0.0 is no loopback name, yet on this machine it reaches the emulator: no internet.
+    url = emulator.url.replace("127.0.0.1", "0.0.0.0")
+    refused = CliRunner().invoke(main, ["jobs", "Lead follow-up", "--api-url", url], catch_exceptions=False)
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "Error: refusing to send the API key over plain http to 0.0.0.0: use https "
+        "(or --allow-insecure-http on a network you trust)"
+    )
+    assert emulator.served == {}, "refused before any request"
+    allowed = CliRunner().invoke(
+        main, ["jobs", "Lead follow-up", "--api-url", url, "--allow-insecure-http"], catch_exceptions=False
+    )
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_pages_fetched_past_a_short_page_are_not_part_of_the_listing() -> None:
+    # Pages 3 and 4 are asked for at once; 3 is short, so 4 (whatever it holds) is past the end.
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        count = 99 if number == 3 else 100
+        items = [wf(number * 1000 + n) for n in range(count)]
+        return httpx.Response(200, json={"data": items, "pagination": {"total": 1000}})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert len(workflows) == 299
+
+
+def test_a_redirect_is_no_success_and_is_not_followed() -> None:
+    seen: list[httpx.Request] = []
+    moved = httpx.Response(301, headers={"Location": "https://new.example.test/v1/workflows/w1"})
+    with pytest.raises(RequestError) as caught:
+        run(call(scripted(moved, record=seen), lambda api: api.update_workflow("w1", {"title": "x"})))
+    assert len(seen) == 1 and str(caught.value) == (
+        "PATCH /v1/workflows/w1: 301 Moved Permanently (the API answers with a redirect to "
+        "https://new.example.test/v1/workflows/w1: set the API URL it points to)"
+    )

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from wfsync.api import Job, LiveWorkflow
 from wfsync.apply import LOOKUP_ROUNDS, apply_plan
 from wfsync.changes import Cancel, Create, Delete, ScheduleRun, Update
 from wfsync.errors import ForbiddenError, NotFoundError, RequestError, ServerError, TransportError
 from wfsync.plan import Plan
+from wfsync.shapes import Job, LiveWorkflow
 
 LOST = TransportError("POST", "/v1/workflows", None, ["the connection was dropped"])
 
@@ -43,7 +44,7 @@ class FakeApi:
             return what
         return None
 
-    async def create_workflow(self, body: dict[str, Any]) -> LiveWorkflow:
+    async def create_workflow(self, body: Mapping[str, Any]) -> LiveWorkflow:
         trouble = await self._enter("create", body["title"])
         new_id = next(self.ids)
         if trouble != "not-stored":
@@ -52,7 +53,7 @@ class FakeApi:
             raise LOST
         return LiveWorkflow(new_id, body["title"], body)
 
-    async def update_workflow(self, workflow_id: str, patch: dict[str, Any]) -> None:
+    async def update_workflow(self, workflow_id: str, patch: Mapping[str, Any]) -> None:
         await self._enter("update", workflow_id)
         if workflow_id not in self.workflows:
             raise NotFoundError("PATCH", f"/v1/workflows/{workflow_id}", 404)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import LEAD_FOLLOW_UP
+from wfsync.emulator import DEV_KEY
 from wfsync.emulator.server import EmulatorServer
 
 
@@ -342,3 +344,19 @@ def test_head_is_answered_like_get(api: httpx.Client) -> None:
     assert api.head("/v1/workflows").status_code == 200
     response = api.options("/v1/workflows")
     assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD, POST"
+
+
+def test_the_openapi_document_is_served_after_bodies_were_validated(
+    start_emulator: Callable[..., EmulatorServer],
+) -> None:
+    # Validating a body compiles the schemas, which once rewrote the cached schema objects
+    # the OpenAPI bundling reads: /openapi.json then failed with 500 (a RecursionError).
+    from wfsync import schema
+
+    schema.is_valid("schedule", {})
+    schema.validate("workflow-patch", {})
+    server = start_emulator()
+    created = httpx.post(server.url + "/v1/workflows", json={"title": "t"}, headers={"X-API-Key": DEV_KEY})
+    assert created.status_code == 201
+    document = httpx.get(server.url + "/openapi.json")
+    assert document.status_code == 200 and document.json()["openapi"] == "3.1.0"

@@ -99,3 +99,31 @@ def test_the_development_key_has_both_scopes(emulator: EmulatorServer) -> None:
 def test_openapi_needs_no_key(start_emulator: Callable[..., EmulatorServer]) -> None:
     server = start_emulator(EmulatorConfig(keys=KEYS))
     assert httpx.get(server.url + "/openapi.json").json()["openapi"] == "3.1.0"
+
+
+def test_every_key_is_compared_in_constant_time(
+    keyed: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hmac
+
+    import wfsync.emulator.app as app_module
+
+    compared: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(app_module.hmac, "compare_digest", compare_digest)
+    assert call(keyed, "GET", "/v1/workflows", None, READ_ONLY).status_code == 200
+    # Each configured key once, even after the right one matched: no early exit to time.
+    assert sorted(b for _, b in compared) == sorted(k.encode() for k in KEYS)
+    compared.clear()
+    assert call(keyed, "GET", "/v1/workflows", None, "reader-kez").status_code == 401
+    assert len(compared) == len(KEYS)
+
+
+def test_a_key_that_is_not_ascii_is_refused_not_a_crash(keyed: EmulatorServer) -> None:
+    response = httpx.get(keyed.url + "/v1/workflows", headers={"X-API-Key": "clé-é".encode("latin-1")})
+    assert response.status_code == 401

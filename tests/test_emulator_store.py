@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.conftest import FakeClock
 from wfsync.emulator.simulate import simulate_run
-from wfsync.emulator.store import JobTiming, Store, format_instant
+from wfsync.emulator.store import CorruptDatabase, JobTiming, Store, format_instant
 
 TIMING = JobTiming(queue_seconds=2, run_seconds=10)
 
@@ -92,3 +96,48 @@ def test_ids_look_like_object_ids_and_job_ids(clock: FakeClock) -> None:
     assert len(ids) == 100 and all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
     job_id = store.start_run(next(iter(ids)))["jobId"]
     assert job_id.startswith("job_") and job_id == job_id.lower()
+
+
+def test_a_file_that_is_not_a_database_is_refused_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "emulator.db"
+    path.write_bytes(b"this is a text file, not SQLite " * 200)
+    with pytest.raises(CorruptDatabase) as caught:
+        Store(path)
+    assert str(caught.value) == f"the emulator's database: {path}: file is not a database"
+
+
+def test_a_damaged_database_is_refused_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "emulator.db"
+    store = Store(path)
+    for n in range(1500):
+        store.create_workflow({"title": f"workflow {n} " * 10})
+    store.close()
+    for extra in ("-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    data = bytearray(path.read_bytes())
+    data[4096 * 3 : 4096 * 3 + 2000] = b"\xab" * 2000  # a page in the middle, header intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        CorruptDatabase, match=r"^the emulator's database: .*: database disk image is malformed$"
+    ):
+        Store(path)
+
+
+def test_the_emulator_command_says_so_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wfsync.cli import main
+
+    path = tmp_path / "emulator.db"
+    path.write_bytes(b"\x00garbage" * 512)
+    result = CliRunner().invoke(main, ["emulator", "--db", str(path), "--port", "0"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output == f"Error: the emulator's database: {path}: file is not a database\n"
+
+
+def test_a_healthy_file_opens_again(tmp_path: Path) -> None:
+    path = tmp_path / "emulator.db"
+    first = Store(path)
+    made = first.create_workflow({"title": "kept"})
+    first.close()
+    assert Store(path).get_workflow(made["id"])["title"] == "kept"  # type: ignore[index]

@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from wfsync.api import Job, LiveWorkflow, project_body
+from wfsync.body import project as project_body
 from wfsync.changes import Cancel, Create, Delete, Key, ScheduleRun, Update
 from wfsync.config import Safety
 from wfsync.definitions import Definition, Schedule
 from wfsync.errors import PlanError, UnsafePlan
 from wfsync.plan import Selection, check_safety, compute_plan
+from wfsync.shapes import Job, LiveWorkflow
 from wfsync.yamlsource import Location
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

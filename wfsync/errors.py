@@ -18,6 +18,7 @@
         ├── ServerError            5xx, still after every retry
         ├── TransportError         no answer: connection refused or dropped, timeout
         └── ProtocolError          an answer that is not the API's (HTML, bad JSON, wrong shape)
+            └── UnsafeIdError          an id from the server that cannot be one path segment
 
 Every error reads well as a message on its own; the CLI prints ``str(error)``
 and exits 1, never a traceback. Errors keep their context as attributes.
@@ -40,6 +41,7 @@ __all__ = [
     "ServerError",
     "ThrottledError",
     "TransportError",
+    "UnsafeIdError",
     "UnsafePlan",
     "WfsyncError",
 ]
@@ -156,3 +158,14 @@ class TransportError(ApiError):
 
 class ProtocolError(ApiError):
     """An answer that is not the API's: HTML, truncated JSON, a body of the wrong shape."""
+
+
+class UnsafeIdError(ProtocolError):
+    """An id from the server that would not stay one path segment (``..``, empty)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__("", "", None)
+
+    def _text(self) -> str:
+        return f"the server gave the id {self.value!r}, which cannot name a workflow or job in a request"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,18 +22,52 @@ from pathlib import Path
 
 from wfsync.errors import WfsyncError
 
-__all__ = ["LockTimeout", "apply_lock", "lock_path"]
+__all__ = ["LockTimeout", "apply_lock", "lock_key", "lock_path"]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK = "127.0.0.1"
 
 
 class LockTimeout(WfsyncError):
     """Another apply held the lock for longer than we were willing to wait."""
 
 
+def lock_key(api_name: str) -> str:
+    """The API an apply talks to, written one way: ``HTTPS://API.example.com:443/`` and
+    ``https://api.example.com`` are one API, and so are ``localhost``, ``127.0.0.1`` and
+    ``[::1]`` on one port (a machine's loopback is one server whatever it is called).
+
+    The scheme and host are lowercased, the default port made explicit, a password and a
+    query dropped; a name that is not an http(s) URL (the sandbox's) is kept as it is.
+    """
+    from urllib.parse import urlsplit
+
+    from wfsync.urls import is_loopback
+
+    try:
+        parts = urlsplit(api_name.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:
+        return api_name
+    if scheme not in DEFAULT_PORTS or not host:
+        return api_name
+    host = LOOPBACK if is_loopback(host) else host.lower().rstrip(".")
+    shown = f"[{host}]" if ":" in host else host
+    path = parts.path.rstrip("/")
+    return f"{scheme}://{shown}:{port or DEFAULT_PORTS[scheme]}{path}"
+
+
+def _shown(api_name: str) -> str:
+    """The API's name as given, without a password it may carry."""
+    return re.sub(r"//[^/@]*@", "//", api_name)
+
+
 def lock_path(api_name: str) -> Path:
+    """The lock file of the API ``api_name`` (a URL, normalised by :func:`lock_key`)."""
     base = os.environ.get("WFSYNC_LOCK_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wfsync", "locks"
     )
-    digest = hashlib.sha256(api_name.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(lock_key(api_name).encode()).hexdigest()[:16]
     return Path(base) / f"apply-{digest}.lock"
 
 
@@ -75,7 +110,7 @@ def apply_lock(
                 holder = handle.read().strip() or "another process"
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
-                        f"another wfsync apply against {api_name} is running ({holder}); "
+                        f"another wfsync apply against {_shown(api_name)} is running ({holder}); "
                         f"waited {timeout:g} s (--lock-timeout)"
                     ) from None
                 if not told:

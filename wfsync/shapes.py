@@ -10,7 +10,6 @@ ProtocolError naming the request that brought it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from wfsync.body import project as project_body  # one projection: derived from the body's schema
+from wfsync import body, safejson
 from wfsync.schema import parse_instant, utc_instant
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "job_from",
     "job_id_from",
     "one",
-    "project_body",
     "total",
     "unwrap",
     "workflow_from",
@@ -151,7 +149,7 @@ def workflow_from(raw: Any) -> LiveWorkflow:
     found = identity(raw, "id", "_id", "workflowId")
     if found is None or not isinstance(raw.get("title"), str):
         raise ShapeError("a workflow without an id or a title")
-    return LiveWorkflow(found, raw["title"], project_body(raw), raw)
+    return LiveWorkflow(found, raw["title"], body.project(raw), raw)
 
 
 def job_from(raw: Any, job_id: str | None = None) -> Job:
@@ -199,8 +197,8 @@ def error_messages(content: bytes) -> list[str]:
     if not text:
         return []
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = safejson.loads(text)
+    except ValueError:  # not JSON, or nested absurdly deep: read as text
         payload = None
     messages: list[str] = []
     if isinstance(payload, Mapping):

@@ -136,11 +136,27 @@ def api_options(command: F) -> F:
             click.option(
                 "--debug", is_flag=True, help="Log every request to stderr (the key never appears)."
             ),
+            click.option(
+                "--allow-insecure-http",
+                is_flag=True,
+                expose_value=False,  # read by connect() from the context: no command signature changes
+                callback=_remember_insecure_http,
+                help="Send the key over plain http to a host that is not this machine (a lab network).",
+            ),
             config_option,
         ]
     ):
         command = option(command)
     return command
+
+
+INSECURE_HTTP = "wfsync.allow_insecure_http"
+
+
+def _remember_insecure_http(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[INSECURE_HTTP] = True
+    return value
 
 
 _handlers: list[Any] = []
@@ -194,7 +210,10 @@ def write_file(path: str, text: str, *, append: bool = False) -> None:
 
 
 def connect(target: Any, connections: int = 20) -> Any:
-    """An API client for ``target``; ``$WFSYNC_TIMEOUT`` (seconds) bounds each request."""
+    """An API client for ``target``; ``$WFSYNC_TIMEOUT`` (seconds) bounds each request.
+
+    Plain http to a host other than this machine is refused unless the command was given
+    ``--allow-insecure-http``."""
     import os
 
     from wfsync.api import ApiClient, Timeouts
@@ -207,7 +226,11 @@ def connect(target: Any, connections: int = 20) -> Any:
         except ValueError:
             raise WfsyncError(f"WFSYNC_TIMEOUT must be a number of seconds, not {text!r}") from None
         timeouts = Timeouts(connect=min(timeouts.connect, total), read=min(timeouts.read, total), total=total)
-    return ApiClient.connect(target.url, target.key, connections=connections, timeouts=timeouts)
+    context = click.get_current_context(silent=True)
+    insecure = bool(context and context.meta.get(INSECURE_HTTP))
+    return ApiClient.connect(
+        target.url, target.key, connections=connections, timeouts=timeouts, allow_insecure_http=insecure
+    )
 
 
 def call_api(

@@ -38,7 +38,8 @@ from wfsync.errors import WfsyncError
     multiple=True,
     metavar="SPEC",
     help="Answer in another form a client must survive, such as "
-    "envelope=items|bare,id=_id,page-cap=7,total=no,errors=string|text.",
+    "envelope=items|bare,id=_id,page-cap=7,total=no,errors=string|text, "
+    "writes=bare|status|update-result|empty,titles=unique,defaults=yes,jobs=bullmq,offset=+05:30.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for simulated calls and faults.")
 @click.option(
@@ -103,6 +104,9 @@ def emulator(
         click.echo(f"  keys: {len(settings.keys)} configured with --key", err=True)
     else:
         click.echo(f"  key: {emulator_config.DEV_KEY} (development key, both scopes)", err=True)
+    warning = emulator_config.exposure_warning(host, settings.keys)
+    if warning:
+        click.echo(warning, err=True)
     if settings.faults.any:
         click.echo(f"  faults: {settings.faults}", err=True)
     try:

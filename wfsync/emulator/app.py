@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import random
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 MAX_LIMIT, DEFAULT_LIMIT, MAX_PAGE = 100, 20, 2**31 - 1
 MAX_BODY = 1 << 20
 PAGING = ("page", "limit")
+DATE_FIELDS = ("createdAt", "updatedAt", "scheduledDate", "startedAt", "finishedAt")
+# The platform's job states in BullMQ's words (cancelled has none: BullMQ removes the job).
+BULLMQ_STATES = {"scheduled": "delayed", "queued": "waiting", "running": "active"}
+# What a server filling in defaults stores for the fields a body leaves out.
+DEFAULTS: dict[str, Any] = {"callbackUrl": "", "webhook": {}, "endCall": {"phrases": []}}
 
 
 class ApiError(Exception):
@@ -96,6 +102,46 @@ class _Emulator:
         if self.config.dialect.id_key == "_id":
             item = {"_id": item[key], **{k: v for k, v in item.items() if k != key}}
         return item
+
+    def dates(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The item's instants written in the dialect's UTC offset (the same instants)."""
+        if not self.config.dialect.offset_minutes:
+            return item
+        zone = self.config.dialect.zone
+        shifted = dict(item)
+        for name in DATE_FIELDS:
+            at = schema.parse_instant(item[name]) if isinstance(item.get(name), str) else None
+            if at is not None:
+                shifted[name] = at.astimezone(zone).isoformat(timespec="milliseconds")
+        return shifted
+
+    def present_workflow(self, item: dict[str, Any]) -> dict[str, Any]:
+        return self.dates(self.ident(item, "id"))
+
+    def present_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        job = self.dates(self.ident(job, "jobId"))
+        if self.config.dialect.jobs == "bullmq":
+            status = job.pop("status")
+            job["state"] = BULLMQ_STATES.get(status, status)
+        return job
+
+    def one_job(self, job: dict[str, Any], message: str) -> Response:
+        if self.config.dialect.jobs == "bullmq":  # BullMQ-backed servers wrap the job in data
+            return self.json({"status": True, "data": self.present_job(job)})
+        return self.one(self.present_job(job), message)
+
+    def written(self, message: str, status: int, item: Any, result: dict[str, Any]) -> Response:
+        """The answer to a write in the dialect's form; ``result`` is its MongoDB result."""
+        form = self.config.dialect.writes
+        if form == "empty":
+            return Response(status_code=204)
+        if form == "status":
+            return self.json({"status": True, "message": message}, status)
+        if form == "update-result":
+            return self.json({"status": True, "data": {"acknowledged": True, **result}}, status)
+        if form == "bare":
+            return self.json(item, status)
+        return self.one(item, message, status)
 
     def one(self, item: dict[str, Any], message: str, status: int = 200) -> Response:
         if self.config.dialect.envelope == "data":
@@ -155,33 +201,50 @@ class _Emulator:
     async def list_workflows(self, request: Request) -> Response:
         page, limit, offset = self.paging(request)
         items, total = self.store.list_workflows(offset, limit)
-        items = [self.ident(item, "id") for item in items]
+        items = [self.present_workflow(item) for item in items]
         return self.page(items, total, page, limit, "Workflows retrieved successfully")
 
     async def create_workflow(self, request: Request) -> Response:
         body = await self.body(request, "workflow")
+        self.title_free(body["title"])
+        if self.config.dialect.defaults:
+            body = {**DEFAULTS, **body}
         created = self.store.create_workflow(body)
         if self.config.faults.drop_create and self.faults.random() < self.config.faults.drop_create:
             log.info("fault: dropping the answer to the create of %s", created["id"])
             request.scope[_DROP] = True
-        return self.one(self.ident(created, "id"), "Workflow created successfully", 201)
+        return self.one(self.present_workflow(created), "Workflow created successfully", 201)
+
+    def title_free(self, title: Any, but: str | None = None) -> None:
+        """With ``titles=unique``, a title held by another workflow (ignoring case) is a 409."""
+        if not self.config.dialect.unique_titles or not isinstance(title, str):
+            return
+        held = self.store.list_workflows(0, 1 << 30)[0]
+        if any(w["title"].casefold() == title.casefold() and w["id"] != but for w in held):
+            raise ApiError(409, f"A workflow titled {title!r} already exists")
 
     async def get_workflow(self, request: Request) -> Response:
-        return self.one(self.ident(self.workflow(request), "id"), "Workflow retrieved successfully")
+        return self.one(self.present_workflow(self.workflow(request)), "Workflow retrieved successfully")
 
     async def update_workflow(self, request: Request) -> Response:
-        self.workflow(request)
+        workflow_id = self.workflow(request)["id"]
         patch = await self.body(request, "workflow-patch")
-        updated = self.store.update_workflow(request.path_params["id"], patch)
+        self.title_free(patch.get("title"), but=workflow_id)
+        updated = self.store.update_workflow(workflow_id, patch)
         if updated is None:  # deleted meanwhile
-            raise ApiError(404, f"Workflow {request.path_params['id']} not found")
-        return self.one(self.ident(updated, "id"), "Workflow updated successfully")
+            raise ApiError(404, f"Workflow {workflow_id} not found")
+        result = {"matchedCount": 1, "modifiedCount": 1}
+        return self.written("Workflow updated successfully", 200, self.present_workflow(updated), result)
 
     async def delete_workflow(self, request: Request) -> Response:
         workflow_id = request.path_params["id"]
-        if not self.store.delete_workflow(workflow_id):
+        found = self.store.get_workflow(workflow_id)
+        if found is None or not self.store.delete_workflow(workflow_id):
             raise ApiError(404, f"Workflow {workflow_id} not found")
-        return self.json({"status": True, "message": "Workflow deleted successfully"})
+        if self.config.dialect.writes == "object":  # the platform's documented-looking form
+            return self.json({"status": True, "message": "Workflow deleted successfully"})
+        item = self.present_workflow(found)
+        return self.written("Workflow deleted successfully", 200, item, {"deletedCount": 1})
 
     async def run_workflow(self, request: Request) -> Response:
         job = self.store.start_run(self.workflow(request)["id"])
@@ -199,34 +262,33 @@ class _Emulator:
             job = self.store.schedule_run(body["workFlowId"], at.timestamp(), body["timezone"])
         except (OverflowError, ValueError, OSError):
             raise ApiError(400, f"scheduledDate {body['scheduledDate']!r} is out of range") from None
-        return self.json(
-            {
-                "status": True,
-                "message": "Workflow scheduled successfully",
-                "jobId": job["jobId"],
-                "scheduledDate": job["scheduledDate"],
-            },
-            201,
-        )
+        if self.config.dialect.writes == "object":
+            answer = {"status": True, "message": "Workflow scheduled successfully", "jobId": job["jobId"]}
+            return self.json({**answer, "scheduledDate": self.dates(job)["scheduledDate"]}, 201)
+        result = {"insertedCount": 1}  # a MongoDB insert result names no job id
+        return self.written("Workflow scheduled successfully", 201, self.present_job(job), result)
 
     async def cancel_workflow(self, request: Request) -> Response:
         cancelled = self.store.cancel_pending(self.workflow(request)["id"])
         count = len(cancelled)
         message = f"Cancelled {count} pending job{'s' * (count != 1)}"
-        return self.json({"status": True, "message": message, "data": {"cancelled": cancelled}}, 201)
+        if self.config.dialect.writes == "object":
+            return self.json({"status": True, "message": message, "data": {"cancelled": cancelled}}, 201)
+        result = {"matchedCount": count, "modifiedCount": count}
+        return self.written(message, 201, {"cancelled": cancelled}, result)
 
     async def get_job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
         job = self.store.get_job(job_id)
         if job is None:
             raise ApiError(404, f"Job {job_id} not found")
-        return self.one(self.ident(job, "jobId"), "Job retrieved successfully")
+        return self.one_job(job, "Job retrieved successfully")
 
     async def list_jobs(self, request: Request) -> Response:
         workflow = self.workflow(request)
         page, limit, offset = self.paging(request)
         items, total = self.store.list_jobs(workflow["id"], offset, limit)
-        items = [self.ident(item, "jobId") for item in items]
+        items = [self.present_job(item) for item in items]
         return self.page(items, total, page, limit, "Jobs retrieved successfully")
 
     async def summary(self, request: Request) -> Response:
@@ -295,10 +357,16 @@ class _Emulator:
             raise ApiError(429, "Too many requests (injected fault)", headers={"Retry-After": header})
 
     def authorize(self, request: Request, scope: str) -> None:
-        key = request.headers.get("x-api-key")
-        if not key or key not in self.config.keys:
+        sent = request.headers.get("x-api-key", "").encode("latin-1", "replace")
+        # Every key is compared, each in constant time: how long a refusal takes says
+        # nothing about how much of a key was right.
+        scopes: frozenset[str] | None = None
+        for key, granted in self.config.keys.items():
+            if hmac.compare_digest(sent, key.encode("latin-1", "replace")) and sent:
+                scopes = granted
+        if scopes is None:
             raise ApiError(401, "Missing or invalid API key: send a valid key in the X-API-Key header")
-        if scope not in self.config.keys[key]:
+        if scope not in scopes:
             raise ApiError(403, f"Forbidden: this API key lacks the {scope} scope")
 
 

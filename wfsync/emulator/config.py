@@ -5,10 +5,19 @@ a typo in ``--fault`` is an error at start-up rather than a silently healthy ser
 
     --key VALUE=SCOPES          wfsync-dev-key=workflows:read,workflows:write
     --fault SPEC                latency=20ms,500=10%,429=5%,retry-after=1,drop-create=0.2
-    --dialect SPEC              envelope=items,id=_id,page-cap=7,total=no,errors=text
+    --dialect SPEC              envelope=items,id=_id,page-cap=7,total=no,errors=text,
+                                writes=status,titles=unique,defaults=yes,jobs=bullmq,
+                                offset=+05:30
 
-The dialect exists because the platform's list and error shapes are undocumented
-(SPEC §1): the emulator can answer in each form a client must survive.
+The dialect exists because the platform's answer shapes are undocumented (SPEC §1,
+"Assumptions the client must survive"): the emulator can answer in each form a client
+must survive. ``writes`` is the answer to PATCH, DELETE, cancel and schedule: the
+object (``object`` in the envelope, ``bare`` without), ``status`` only
+(``{"status": true, "message": …}``), a MongoDB ``update-result`` under ``data``, or
+``empty`` (204). ``titles=unique`` refuses a create (or a rename) whose title exists,
+ignoring case, with 409. ``defaults=yes`` stores ``""``/``{}``/``[]`` for fields a body
+leaves out. ``jobs=bullmq`` gives a job's state under ``state`` in BullMQ words, the job
+in ``data`` beside a boolean ``status``. ``offset`` writes dates in that UTC offset.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta, timezone
 from typing import Literal
 
 from wfsync.emulator.store import JobTiming
@@ -24,9 +34,11 @@ from wfsync.errors import EmulatorConfigError
 __all__ = [
     "DEV_KEY",
     "SCOPES",
+    "WRITE_FORMS",
     "Dialect",
     "EmulatorConfig",
     "Faults",
+    "exposure_warning",
     "parse_dialect",
     "parse_faults",
     "parse_keys",
@@ -62,6 +74,16 @@ class Dialect:
     page_cap: int | None = None
     total: bool = True
     errors: Literal["nest", "string", "text"] = "nest"
+    writes: Literal["object", "bare", "status", "update-result", "empty"] = "object"
+    unique_titles: bool = False
+    defaults: bool = False
+    jobs: Literal["platform", "bullmq"] = "platform"
+    offset_minutes: int = 0
+
+    @property
+    def zone(self) -> timezone:
+        """The UTC offset dates are written in."""
+        return timezone(timedelta(minutes=self.offset_minutes))
 
 
 @dataclass(frozen=True)
@@ -142,11 +164,29 @@ def parse_keys(specs: Iterable[str]) -> dict[str, frozenset[str]]:
     return keys
 
 
+WRITE_FORMS = ("object", "bare", "status", "update-result", "empty")
+
 _CHOICES = {
     "envelope": ("envelope", ("data", "items", "bare")),
     "id": ("id_key", ("id", "_id")),
     "errors": ("errors", ("nest", "string", "text")),
+    "writes": ("writes", WRITE_FORMS),
+    "jobs": ("jobs", ("platform", "bullmq")),
 }
+_KNOWN = "envelope, id, page-cap, total, errors, writes, titles, defaults, jobs, offset"
+
+
+def _offset_minutes(value: str) -> int:
+    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})|Z", value)
+    if not match:
+        raise EmulatorConfigError(f"dialect offset: {value!r} is not a UTC offset such as +05:30 or Z")
+    if value == "Z":
+        return 0
+    sign, hours, minutes = match.groups()
+    total = int(hours) * 60 + int(minutes)
+    if int(minutes) >= 60 or total >= 24 * 60:
+        raise EmulatorConfigError(f"dialect offset: {value!r} is not between -23:59 and +23:59")
+    return -total if sign == "-" else total
 
 
 def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
@@ -163,11 +203,40 @@ def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
                 if not value.isdigit() or int(value) < 1:
                     raise EmulatorConfigError(f"dialect page-cap: {value!r} is not a positive integer")
                 dialect = replace(dialect, page_cap=int(value))
-            elif name == "total":
+            elif name in ("total", "defaults"):
                 if value not in ("yes", "no"):
-                    raise EmulatorConfigError(f"dialect total: {value!r} is not yes or no")
-                dialect = replace(dialect, total=value == "yes")
+                    raise EmulatorConfigError(f"dialect {name}: {value!r} is not yes or no")
+                on = value == "yes"
+                dialect = replace(dialect, total=on) if name == "total" else replace(dialect, defaults=on)
+            elif name == "titles":
+                if value not in ("free", "unique"):
+                    raise EmulatorConfigError(f"dialect titles: {value!r} is not free or unique")
+                dialect = replace(dialect, unique_titles=value == "unique")
+            elif name == "offset":
+                dialect = replace(dialect, offset_minutes=_offset_minutes(value))
             else:
-                known = "envelope, id, page-cap, total, errors"
-                raise EmulatorConfigError(f"dialect {spec!r}: unknown setting {name!r} (known: {known})")
+                raise EmulatorConfigError(f"dialect {spec!r}: unknown setting {name!r} (known: {_KNOWN})")
     return dialect
+
+
+def exposure_warning(host: str, keys: Mapping[str, frozenset[str]]) -> str | None:
+    """A warning when the emulator listens beyond this machine with the well-known key.
+
+    ``wfsync-dev-key`` is printed in every README: on a reachable address it lets anyone
+    on the network write to the emulator.
+    """
+    import ipaddress
+
+    if DEV_KEY not in keys:
+        return None
+    name = host.strip("[]").lower()
+    try:
+        loopback = ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = name == "localhost" or name.endswith(".localhost")
+    if loopback:
+        return None
+    return (
+        f"Warning: listening on {host}, beyond this machine, with the development key "
+        f"{DEV_KEY} that anyone can read in the documentation: pass --key KEY=SCOPES"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,15 @@ def _resolve(document: dict[str, Any], pointer: str) -> Any:
     return node
 
 
+@functools.cache
+def _schema_file(directory: Path, filename: str) -> dict[str, Any]:
+    # Read afresh, not through schema.load: the validators compiled from that cached
+    # object rewrite its $refs in place (fastjsonschema), which made this bundling loop.
+    with open(directory / filename, encoding="utf-8") as handle:
+        document: dict[str, Any] = json.load(handle)
+    return document
+
+
 def _inline(node: Any, current: dict[str, Any]) -> Any:
     """``node`` with every reference to a schema file (or inside one) replaced by its target."""
     if isinstance(node, list):
@@ -38,7 +48,7 @@ def _inline(node: Any, current: dict[str, Any]) -> Any:
     ref = node.get("$ref")
     if isinstance(ref, str) and not ref.startswith("#/components/"):
         filename, _, pointer = ref.partition("#")
-        target_doc = schema.load(filename.removesuffix(".schema.json")) if filename else current
+        target_doc = _schema_file(schema.SCHEMA_DIR, filename) if filename else current
         target = _inline(copy.deepcopy(_resolve(target_doc, pointer)), target_doc)
         siblings = {key: _inline(value, current) for key, value in node.items() if key != "$ref"}
         return {**target, **siblings}

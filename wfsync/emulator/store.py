@@ -33,9 +33,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wfsync.emulator.simulate import simulate_run
+from wfsync.errors import ConfigError
 from wfsync.schema import utc_instant
 
-__all__ = ["PENDING", "JobTiming", "Store", "format_instant"]
+__all__ = ["PENDING", "CorruptDatabase", "JobTiming", "Store", "format_instant"]
 
 PENDING = ("scheduled", "queued")
 ACTIVE = ("scheduled", "queued", "running")
@@ -68,6 +69,10 @@ CREATE INDEX IF NOT EXISTS jobs_by_workflow ON jobs (workflow_id, seq);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due_at) WHERE due_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class CorruptDatabase(ConfigError):
+    """The emulator's SQLite file is damaged or not a database at all."""
 
 
 @dataclass(frozen=True)
@@ -104,15 +109,29 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(os.fspath(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        if os.fspath(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            if os.fspath(path) != ":memory:":
+                self._check(os.fspath(path))
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CorruptDatabase(f"the emulator's database: {os.fspath(path)}: {exc}") from None
         self._ids = random.Random(f"ids:{seed}:{path}:{os.getpid()}:{time.time_ns()}")
         self._counter = itertools.count(self._ids.randrange(1 << 24))
         self._org = self._meta("organization", lambda: f"org_{self._ids.getrandbits(48):012x}")
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _check(self, path: str) -> None:
+        """Refuse a damaged file at start, not with a traceback at the first request."""
+        found = self._db.execute("PRAGMA quick_check").fetchall()
+        problems = [row[0] for row in found if row[0] != "ok"]
+        if problems:
+            raise sqlite3.DatabaseError(
+                f"{problems[0]}" + (f" (and {len(problems) - 1} more)" * (len(problems) > 1))
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

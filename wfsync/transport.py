@@ -1,0 +1,274 @@
+"""The policy layer under the API client: how a request is sent, not what it asks.
+
+Like httpx's transports, this layer knows nothing of workflows. It sends one request
+through an ``httpx.AsyncClient`` and owns everything that is the same for every endpoint:
+
+- retries with backoff: a 429 for any request (the server did not act on it) after its
+  ``Retry-After`` (capped), and every other request waits out that pause too (one throttle
+  slows all workers); 500/502/503/504, timeouts and dropped connections only for requests
+  safe to repeat, so a create, run or schedule is never sent twice here;
+- a cap on the size of an answer and on the time a whole request takes;
+- answers decoded with a bound on JSON nesting (:mod:`wfsync.safejson`);
+- error mapping: httpx errors and error statuses leave as :class:`~wfsync.errors.ApiError`
+  subclasses, with the key redacted from anything the server said;
+
+    >>> layer = Transport(http, key="sk-…")  # doctest: +SKIP
+    >>> await layer.request("GET", "/v1/workflows")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from wfsync import safejson, shapes
+from wfsync.errors import (
+    ApiError,
+    AuthError,
+    ForbiddenError,
+    NotFoundError,
+    ProtocolError,
+    RequestError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "RETRYABLE_STATUS",
+    "RetryPolicy",
+    "Timeouts",
+    "Transport",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry (exponential backoff with full jitter)."""
+
+    attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+    def retry_after(self, value: str | None, now: float) -> float | None:
+        """Seconds a ``Retry-After`` asks for (a number or an HTTP date), capped; None when unusable.
+
+        ``now`` is the wall-clock time (an HTTP date is absolute)."""
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:  # an HTTP date: "Wed, 21 Oct 2026 07:28:00 GMT"
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return None
+        if not math.isfinite(seconds):
+            return None
+        # A server asking for a day is throttling us, not scheduling us: wait the cap.
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 30.0
+    # The whole request, body included: a server trickling an endless body still ends.
+    total: float = 120.0
+
+
+class Transport:
+    """Sends requests with the retry, throttle, size and error policy above.
+
+    ``sleep`` and ``clock`` are injected so tests run the policy without waiting.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        key: str = "",
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.http = http
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.key = key
+        self.sleep = sleep
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self._paused_until = 0.0  # shared by every request: the server asked us to wait
+        self.requests_sent = 0
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        repeatable: bool | None = None,
+        decode: bool = True,
+        lenient: bool = False,
+    ) -> Any:
+        """Send a request and return its decoded JSON (None for an empty body).
+
+        ``repeatable`` says whether the request may be sent again after a 5xx or a lost
+        answer; by default GET, PATCH and DELETE are and POST is not. With ``decode`` False
+        the body of a success is not read at all (a write whose success is its status
+        code); with ``lenient`` one that is not usable JSON gives None, not an error.
+        """
+        if repeatable is None:
+            repeatable = method in ("GET", "HEAD", "PATCH", "DELETE", "PUT")
+        shown = path + (("?" + "&".join(f"{k}={v}" for k, v in params.items())) if params else "")
+        attempts = self.retry.attempts
+        for attempt in range(attempts):
+            await self._wait_for_pause()
+            started = time.monotonic()
+            cause: Exception
+            try:
+                status, headers, content = await self._send(method, path, params, body)
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                problem, cause = "timed out", exc
+            except httpx.TransportError as exc:
+                problem, cause = _describe_transport(exc), exc
+                if isinstance(exc, httpx.ConnectError):
+                    # A URL may carry a password: name the server without it.
+                    problem = f"could not connect to {self.http.base_url.copy_with(userinfo=b'')}"
+            else:
+                log.debug(
+                    "%s %s -> %s in %.0f ms", method, shown, status, (time.monotonic() - started) * 1000
+                )
+                wait = self.retry.retry_after(headers.get("retry-after"), self.wall_clock())
+                if status == 429:
+                    wait = wait if wait is not None else self.retry.delay(attempt)
+                    self._paused_until = max(self._paused_until, self.clock() + wait)
+                    if attempt + 1 < attempts:
+                        log.info("%s %s: throttled (429), waiting %.1f s", method, shown, wait)
+                        continue
+                elif status in RETRYABLE_STATUS and repeatable and attempt + 1 < attempts:
+                    log.info("%s %s: %s, retrying", method, shown, status)
+                    # A 503 may say when to come back (RFC 9110); otherwise back off.
+                    await self.sleep(wait if wait is not None else self.retry.delay(attempt))
+                    continue
+                if status >= 400:
+                    raise self.error(method, shown, status, content, attempt + 1)
+                if status >= 300:  # redirects are not followed (the key would go along)
+                    where = self.redact(headers.get("location", "elsewhere"))
+                    hint = f"the API answers with a redirect to {where}: set the API URL it points to"
+                    raise RequestError(method, shown, status, [], hint=hint)
+                if not decode:
+                    return None
+                try:
+                    return self._decode(method, shown, status, headers, content)
+                except ProtocolError:
+                    if lenient:
+                        log.debug("%s %s: an answer that is not JSON; its status says enough", method, shown)
+                        return None
+                    # A garbled answer to a read may be a passing fault: read again.
+                    if not repeatable or attempt + 1 >= attempts:
+                        raise
+                    log.info("%s %s: an answer that is not JSON, retrying", method, shown)
+                    await self.sleep(self.retry.delay(attempt))
+                    continue
+            log.debug("%s %s: %s", method, shown, problem)
+            if not repeatable or attempt + 1 >= attempts:
+                hint = (
+                    f"after {attempt + 1} attempt{'s' * (attempt > 0)}"
+                    if repeatable
+                    else "not retried here: the server may have acted on it"
+                )
+                raise TransportError(method, shown, None, [self.redact(problem)], hint=hint) from cause
+            await self.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> tuple[int, httpx.Headers, bytes]:
+        self.requests_sent += 1
+        async with asyncio.timeout(self.timeouts.total):
+            async with self.http.stream(method, path, params=params, json=body) as response:
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise httpx.RemoteProtocolError(f"answer larger than {MAX_BODY_BYTES:,} bytes")
+                    chunks.append(chunk)
+                return response.status_code, response.headers, b"".join(chunks)
+
+    async def _wait_for_pause(self) -> None:
+        while (remaining := self._paused_until - self.clock()) > 0:
+            await self.sleep(remaining)
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.key, "***") if self.key else text
+
+    def error(self, method: str, path: str, status: int, content: bytes, attempts: int) -> ApiError:
+        """The error for an answer with an error status (the conformance test maps each)."""
+        messages = [self.redact(message) for message in shapes.error_messages(content)]
+        after = f"after {attempts} attempt{'s' * (attempts != 1)}"
+        if status == 401:
+            return AuthError(
+                method, path, status, messages, hint="the API key was refused: check WFSYNC_API_KEY"
+            )
+        if status == 403:
+            found = re.search(r"workflows:(read|write)", " ".join(messages))
+            scope = found.group(0) if found else ("workflows:read" if method == "GET" else "workflows:write")
+            return ForbiddenError(
+                method, path, status, messages, scope=scope, hint=f"the API key needs the {scope} scope"
+            )
+        if status == 404:
+            return NotFoundError(method, path, status, messages)
+        if status == 429:
+            return ThrottledError(method, path, status, messages, hint=f"still throttled {after}")
+        if status >= 500:
+            return ServerError(method, path, status, messages, hint=after if attempts > 1 else "")
+        return RequestError(method, path, status, messages)
+
+    def _decode(self, method: str, path: str, status: int, headers: httpx.Headers, content: bytes) -> Any:
+        if not content.strip():
+            return None
+        try:
+            return safejson.loads(content)
+        except safejson.JsonDepthError as exc:
+            raise ProtocolError(method, path, status, [f"the answer is not usable: {exc}"]) from None
+        except ValueError:
+            kind = headers.get("content-type", "unknown type").split(";")[0]
+            start = self.redact(content[:60].decode("utf-8", "replace"))
+            raise ProtocolError(
+                method, path, status, [f"the answer is not JSON ({kind}): {start!r}"]
+            ) from None
+
+
+def _describe_transport(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without a complete answer"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "the connection was dropped"
+    return type(exc).__name__
