@@ -274,7 +274,7 @@ class _Applier:
             job_id = await self.api.schedule(workflow_id, change.instant, change.timezone)
         except UNCERTAIN:
             return change, workflow_id
-        self.finish(change, "done", f"job {job_id}", workflow_id)
+        self.finish(change, "done", f"job {job_id}" if job_id else "", workflow_id)
         return None
 
     async def settle_schedules(self, uncertain: list[tuple[Change, str]]) -> None:
