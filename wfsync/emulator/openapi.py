@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,10 @@ def _resolve(document: dict[str, Any], pointer: str) -> Any:
     return node
 
 
-@functools.cache
-def _schema_file(directory: Path, filename: str) -> dict[str, Any]:
-    # Read afresh, not through schema.load: the validators compiled from that cached
-    # object rewrite its $refs in place (fastjsonschema), which made this bundling loop.
-    with open(directory / filename, encoding="utf-8") as handle:
-        document: dict[str, Any] = json.load(handle)
+def _schema_file(filename: str) -> dict[str, Any]:
+    """A schema as wfsync reads it (derived ones, such as the patch, included), copied: the
+    validators compiled from the cached one may rewrite it in place (fastjsonschema)."""
+    document: dict[str, Any] = copy.deepcopy(schema.load(filename.removesuffix(".schema.json")))
     return document
 
 
@@ -48,7 +45,7 @@ def _inline(node: Any, current: dict[str, Any]) -> Any:
     ref = node.get("$ref")
     if isinstance(ref, str) and not ref.startswith("#/components/"):
         filename, _, pointer = ref.partition("#")
-        target_doc = _schema_file(schema.SCHEMA_DIR, filename) if filename else current
+        target_doc = _schema_file(filename) if filename else current
         target = _inline(copy.deepcopy(_resolve(target_doc, pointer)), target_doc)
         siblings = {key: _inline(value, current) for key, value in node.items() if key != "$ref"}
         return {**target, **siblings}
