@@ -25,9 +25,9 @@ def test_each_request_is_logged_once_without_the_key(
     result = CliRunner().invoke(main, ["jobs", "Lead follow-up", "--debug"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     requests = [line for line in result.stderr.splitlines() if "/v1/workflows" in line]
-    assert [line.split(" ", 3)[3] for line in requests] == [
-        line.split(" ", 3)[3] for line in requests if " wfsync.api DEBUG " in line
-    ]
+    assert [line.split(" ", 4)[4] for line in requests] == [
+        line.split(" ", 4)[4] for line in requests if line.split(" ")[2].startswith("wfsync.")
+    ] and all(" DEBUG " in line for line in requests), "only wfsync's own line for each request"
     assert len(requests) == 2  # the listing, then the jobs
     assert DEV_KEY not in result.stderr
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from wfsync.api import ApiClient
 from wfsync.apply import ApplyReport, Outcome, apply_plan
-from wfsync.changes import Delete, Update
+from wfsync.changes import Delete, Key, Update
 from wfsync.definitions import Definition
 from wfsync.errors import PlanError
 from wfsync.live import read_jobs
@@ -40,7 +40,7 @@ from wfsync.shapes import LiveWorkflow
 
 __all__ = ["ROUNDS", "Convergence", "converge"]
 
-ROUNDS = 4
+ROUNDS = 6
 # The longest random pause before a round that acts (seconds, grows with the round).
 PAUSE = 0.4
 
@@ -120,6 +120,13 @@ async def converge(
         for diff in change.diffs
     }
     failed = {outcome.change.key for outcome in report.outcomes if outcome.status != "done"}
+    # The workflows this apply made or planned against. A change to another one (a copy
+    # another runner made and everyone keeps) waits one round first: its maker is likely
+    # finishing the same change, and two runners making it at once would make it twice.
+    mine = {o.workflow_id for o in report.outcomes if o.workflow_id} | {
+        c.workflow_id for c in plan.changes if c.workflow_id
+    }
+    deferred: set[Key] = set()
     state = _State()
     left: list[str] = []
     remaining: Plan | None = None
@@ -172,7 +179,10 @@ async def converge(
                 break
             continue
         left = [f"{change.action} {change.title!r}" for change in changes]
-        if round_ + 1 < rounds:
+        waiting = [c for c in changes if c.workflow_id not in mine and c.key not in deferred]
+        deferred.update(change.key for change in waiting)
+        changes = [change for change in changes if change not in waiting]
+        if changes and round_ + 1 < rounds:
             state.reports.append(
                 await apply_plan(api, Plan(tuple(changes)), parallelism=parallelism, report=on_outcome)
             )
