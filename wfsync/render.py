@@ -19,10 +19,13 @@ from wfsync.sync import ApplyResult
 
 __all__ = [
     "MARKER",
+    "fleet_data",
     "render_apply",
+    "render_fleet_apply",
     "render_json",
     "render_markdown",
     "render_text",
+    "render_totals",
     "smoke_line",
     "summary_line",
 ]
@@ -167,9 +170,19 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def marker(environment: str | None) -> str:
+    """The hidden first line a CI step finds its comment by: one per environment."""
+    return MARKER if environment is None else f"<!-- wfsync-plan:{environment} -->"
+
+
 def render_markdown(plan: Plan) -> str:
     """The plan as a pull-request comment: counts first, details folded, a hidden marker."""
-    lines = [MARKER, f"### wfsync plan: {summary_line(plan).removeprefix('Plan: ')}", ""]
+    where = f" ({plan.environment})" if plan.environment else ""
+    lines = [
+        marker(plan.environment),
+        f"### wfsync plan{where}: {summary_line(plan).removeprefix('Plan: ')}",
+        "",
+    ]
     if not plan.empty:
         counts = plan.counts
         lines += [
@@ -223,3 +236,47 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
     elif report.ok and (result.remaining is not None or (settled is not None and not settled.left)):
         lines.append("Verified: the live workflows match the definitions.")
     return "\n".join(lines) + "\n"
+
+
+# -- environments ------------------------------------------------------------------------------
+
+
+def render_totals(results: Sequence[tuple[str | None, Any]], *, color: bool = False) -> str:
+    """One line per environment after their plans: ``staging: Plan: 1 to create, …``."""
+    lines = ["", _paint("Totals:", "bold", color)]
+    for name, result in results:
+        said = summary_line(result) if isinstance(result, Plan) else f"failed: {result}"
+        lines.append(f"  {name}: {said}")
+    return "\n".join(lines)
+
+
+def render_fleet_apply(results: Sequence[tuple[str | None, Any]], *, keep_going: bool) -> str:
+    """One line per environment after an apply across several."""
+    lines = ["", "Environments:"]
+    for name, result in results:
+        if result is None:
+            said = "not applied: an environment before it failed" + (
+                "" if keep_going else " (--keep-going goes on)"
+            )
+        elif isinstance(result, ApplyResult):
+            said = result.report.summary_line() if result.report else "no changes"
+            if result.report and not result.ok and result.report.ok:
+                said += " Not verified."
+        else:
+            said = f"failed: {result}"
+        lines.append(f"  {name}: {said}")
+    return "\n".join(lines) + "\n"
+
+
+def fleet_data(results: Sequence[tuple[str | None, Any]]) -> dict[str, Any]:
+    """An apply across environments as JSON: each one's outcome, or why it has none."""
+    environments = []
+    for name, result in results:
+        entry: dict[str, Any] = {"name": name}
+        if isinstance(result, ApplyResult):
+            entry |= {"ok": result.ok, **(result.report.data if result.report else {"results": []})}
+            entry["ok"] = result.ok
+        else:
+            entry |= {"ok": False, "error": None if result is None else str(result), "applied": False}
+        environments.append(entry)
+    return {"format_version": 1, "environments": environments}

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from wfsync import __version__
-from wfsync.errors import WfsyncError
+from wfsync.errors import ConfigError, WfsyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,6 +137,15 @@ def api_options(command: F) -> F:
                 "--debug", is_flag=True, help="Log every request to stderr (the key never appears)."
             ),
             click.option(
+                "--env",
+                "environments",
+                multiple=True,
+                metavar="NAME",
+                expose_value=False,  # read through selected_patterns(): no command signature changes
+                callback=_remember_environments,
+                help="The environments of wfsync.yaml to use (repeatable; a glob: 'prod-*'; '*' for all).",
+            ),
+            click.option(
                 "--allow-insecure-http",
                 is_flag=True,
                 expose_value=False,  # read by connect() from the context: no command signature changes
@@ -151,6 +160,22 @@ def api_options(command: F) -> F:
 
 
 INSECURE_HTTP = "wfsync.allow_insecure_http"
+ENVIRONMENTS = "wfsync.environments"
+
+
+def _remember_environments(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    if value:
+        ctx.meta[ENVIRONMENTS] = tuple(value)
+    return value
+
+
+def selected_patterns() -> tuple[str, ...]:
+    """The ``--env`` patterns this command was given (none: the default)."""
+    ctx = click.get_current_context(silent=True)
+    patterns: tuple[str, ...] = ctx.meta.get(ENVIRONMENTS, ()) if ctx is not None else ()
+    return patterns
 
 
 def _remember_insecure_http(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -252,12 +277,23 @@ def call_api(
     import asyncio
     import contextlib
 
-    from wfsync.config import load_settings
+    from wfsync.config import load_settings, select_environments
     from wfsync.target import open_target
 
     settings = settings or load_settings(config_file)
+    environments = select_environments(settings, selected_patterns())
+    if len(environments) > 1:
+        names = ", ".join(str(env.name) for env in environments)
+        raise ConfigError(f"this command works on one environment, and --env selects {names}")
+    environment = environments[0] if settings.environments else None
     with (
-        open_target(api_url, sandbox=sandbox, configured_url=settings.api_url, settings=settings) as target,
+        open_target(
+            api_url,
+            sandbox=sandbox,
+            configured_url=settings.api_url,
+            settings=settings,
+            environment=environment,
+        ) as target,
         hold(target) if hold else contextlib.nullcontext(),
     ):
         from dataclasses import replace

@@ -9,7 +9,6 @@ import click
 
 from wfsync.cli.app import (
     api_options,
-    call_api,
     config_option,
     count,
     github_escape,
@@ -191,30 +190,50 @@ def plan(
     import os
 
     from wfsync import render
+    from wfsync.cli.fleet import Fleet, heading
+    from wfsync.errors import UnsafePlan
     from wfsync.plan import check_safety
     from wfsync.saved import plan_data
     from wfsync.sync import plan_against
 
-    run = _Run(paths, given)
-    definitions = run.definitions()
-    result = call_api(
-        lambda api, target: plan_against(api, definitions, run.options_for(target), run.account(target)),
-        **run.api,
-    )
+    fleet = Fleet(paths, given)
+    loaded = {member.name: fleet.definitions(member) for member in fleet.members}
+
+    async def one(api: Any, member: Any) -> Any:
+        return await plan_against(api, loaded[member.name], fleet.options(member), fleet.account(member))
+
+    results = fleet.run(one)
+    plans = [plan for _, plan in results if not isinstance(plan, WfsyncError)]
+    color = use_color() and not (as_json or markdown)
     if as_json:
-        click.echo(render.render_json(result), nl=False)
-    elif markdown:
-        click.echo(render.render_markdown(result), nl=False)
-    else:
-        click.echo(render.render_text(result, color=use_color()), nl=False, color=use_color())
+        click.echo(json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False))
+    for member, result in results if not as_json else ():
+        if fleet.named and not markdown:
+            click.echo(heading(member, color))
+        if isinstance(result, WfsyncError):
+            click.echo(f"Error: {result}")
+        elif markdown:
+            click.echo(render.render_markdown(result), nl=False)
+        else:
+            click.echo(render.render_text(result, color=color), nl=False, color=color)
+    if fleet.named and not (as_json or markdown):
+        click.echo(render.render_totals([(m.name, r) for m, r in results], color=color))
     if out:
-        write_file(out, json.dumps(plan_data([result]), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        write_file(out, json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
-        write_file(summary_file, render.render_markdown(result), append=True)
-    if not run.options.force:
-        check_safety(result, run.options.safety)
-    if detailed_exitcode and not result.empty:
+        write_file(summary_file, "".join(render.render_markdown(plan) for plan in plans), append=True)
+    unsafe = []
+    for member, result in results:
+        if not isinstance(result, WfsyncError) and not member.options.force:
+            try:
+                check_safety(result, member.options.safety)
+            except UnsafePlan as exc:
+                unsafe.append(f"{member.name}: {exc}" if fleet.named else str(exc))
+    failed = [f"{m.name}: {r}" if fleet.named else str(r) for m, r in results if isinstance(r, WfsyncError)]
+    if failed or unsafe:
+        raise WfsyncError("\n".join(unsafe + failed) if fleet.named or unsafe else failed[0])
+    if detailed_exitcode and any(not plan.empty for plan in plans):
         raise SystemExit(2)
 
 
@@ -252,6 +271,18 @@ def plan(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result of every change as JSON.")
 @click.option(
+    "--parallel-envs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Environments applied at once (with --auto-approve); 1 goes through them in the order written.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Go on with the next environments after one fails (by default apply stops before them).",
+)
+@click.option(
     "--lock-timeout",
     default=600.0,
     show_default=True,
@@ -269,6 +300,8 @@ def apply(
     smoke: bool,
     smoke_timeout: float,
     as_json: bool,
+    parallel_envs: int,
+    keep_going: bool,
     lock_timeout: float,
     **given: Any,
 ) -> None:
@@ -288,72 +321,70 @@ def apply(
     import signal
     import sys
 
-    from wfsync.progress import Event, Progress, change_line
-    from wfsync.render import render_apply, render_text, smoke_line
-    from wfsync.sync import (
-        LockUnavailable,
-        LockWaiting,
-        Planned,
-        Progressed,
-        Settled,
-        Smoked,
-        apply_session,
-    )
+    from wfsync.cli.fleet import Fleet, heading
+    from wfsync.errors import ConfigError
+    from wfsync.render import fleet_data, render_apply, render_fleet_apply
+    from wfsync.sync import apply_session
 
-    run = _Run(paths, given)
-    saved = run.saved(plan_file)
+    fleet = Fleet(paths, given, plan_file)
     out = sys.stderr if as_json else sys.stdout
     color = use_color() and not as_json
-    progress = Progress(0, out, tty=out.isatty(), color=color)
-
-    def on_event(event: Any) -> None:
-        if isinstance(event, Planned):
-            click.echo(render_text(event.plan, color=color), file=out, nl=False)
-            progress.total = len(event.plan.changes)
-        elif isinstance(event, Progressed):
-            progress.report(event.outcome)
-        elif isinstance(event, Settled):
-            click.echo(
-                _red(
-                    f"verify: {change_line(Event.of(event.outcome))}",
-                    color and event.outcome.status != "done",
-                ),
-                file=out,
-            )
-        elif isinstance(event, Smoked):
-            click.echo(_red(smoke_line(event.result), color and not event.result.ok), file=out)
-        elif isinstance(event, LockWaiting):
-            click.echo(f"Waiting for another apply against the same API ({event.holder})…", file=out)
-        elif isinstance(event, LockUnavailable):
-            click.echo(
-                f"Warning: applying without the lock against parallel applies: {event.reason}", file=out
-            )
-
-    async def session(api: Any, target: Any) -> Any:
-        return await apply_session(
-            api,
-            run.definitions,
-            run.options_for(target),
-            run.account(target),
-            saved=saved,
-            confirm=_confirmation(auto_approve, target.name, out=sys.stderr if as_json else sys.stdout),
-            on_event=on_event,
-            parallelism=parallelism,
-            verify=verify,
-            smoke=smoke,
-            smoke_timeout=smoke_timeout,
-            lock_timeout=lock_timeout,
-            stop_on=(signal.SIGTERM, signal.SIGINT),
+    together = parallel_envs > 1 and len(fleet.members) > 1
+    if together and not auto_approve:
+        raise ConfigError(
+            "--parallel-envs needs --auto-approve: one prompt cannot answer for several accounts"
         )
 
-    result = call_api(session, connections=parallelism + 2, **run.api)
-    progress.close()
-    run.remember(result)
-    click.echo(render_apply(result, color=color), file=out, nl=False)
-    if as_json:
-        from wfsync.apply import ApplyReport
+    async def one(api: Any, member: Any) -> Any:
+        if fleet.named and not together:
+            click.echo(heading(member, color), file=out)
+        view = _View(out, color, f"[{member.name}] " if together else "", tty=out.isatty() and not together)
+        try:
+            result = await apply_session(
+                api,
+                lambda: fleet.definitions(member),
+                fleet.options(member),
+                fleet.account(member),
+                saved=member.saved,
+                confirm=_confirmation(auto_approve, member.target.name, out=out),
+                on_event=view.on_event,
+                parallelism=parallelism,
+                verify=verify,
+                smoke=smoke,
+                smoke_timeout=smoke_timeout,
+                lock_timeout=lock_timeout,
+                stop_on=(signal.SIGTERM, signal.SIGINT),
+            )
+        finally:
+            view.close()
+        fleet.remember(member, result)
+        view.say(render_apply(result, color=color))
+        return result
 
-        click.echo(json.dumps((result.report or ApplyReport()).data, indent=2, ensure_ascii=False))
+    def halts(result: Any) -> bool:
+        return not keep_going and (isinstance(result, WfsyncError) or not result.ok)
+
+    results = fleet.run(one, parallel=parallel_envs, connections=parallelism + 2, halts=halts)
+    if not fleet.named:
+        ((_, result),) = results
+        if isinstance(result, WfsyncError):
+            raise result
+        if as_json:
+            from wfsync.apply import ApplyReport
+
+            click.echo(json.dumps((result.report or ApplyReport()).data, indent=2, ensure_ascii=False))
+        _fail_unless_ok(result)
+        return
+    outcomes = [(member.name, result) for member, result in results]
+    click.echo(render_fleet_apply(outcomes, keep_going=keep_going), file=out, nl=False)
+    if as_json:
+        click.echo(json.dumps(fleet_data(outcomes), indent=2, ensure_ascii=False))
+    if any(isinstance(r, WfsyncError) or r is None or not r.ok for _, r in results):
+        raise SystemExit(1)
+
+
+def _fail_unless_ok(result: Any) -> None:
+    """The one account's exit: what still differs, failed smoke runs, failed changes."""
     if result.remaining is not None and not result.remaining.empty:
         raise WfsyncError(
             f"verify: {count(len(result.remaining.changes), 'change')} still differ after applying"
@@ -368,93 +399,60 @@ def apply(
         raise SystemExit(1)
 
 
-class _Run:
-    """What plan and apply share: settings, definitions, plan options, where to connect."""
+class _View:
+    """What one environment's apply shows as it goes: its plan, a line per change (above a
+    live bar on a terminal), lock waits, verification and smoke runs. ``prefix`` marks
+    the lines of one environment among several applied at once."""
 
-    def __init__(self, paths: tuple[str, ...], given: dict[str, Any]) -> None:
-        from wfsync.config import load_settings
-        from wfsync.plan import Selection
-        from wfsync.sync import Options
+    def __init__(self, out: Any, color: bool, prefix: str, *, tty: bool) -> None:
+        from wfsync.progress import Progress
 
-        self.paths = paths
-        self.settings = load_settings(given["config_file"])
-        self.options = Options(
-            prune=given["prune"],
-            force=given["force"],
-            selection=Selection(tuple(given["only"]), tuple(given["exclude"])),
-            protect=self.settings.protect,
-            safety=self.settings.safety,
-        )
-        self.api = {
-            "api_url": given["api_url"],
-            "sandbox": given["sandbox"],
-            "debug": given["debug"],
-            "config_file": given["config_file"],
-            "settings": self.settings,
-        }
+        self.out, self.color, self.prefix = out, color, prefix
+        stream: Any = _Prefixed(out, prefix) if prefix else out
+        self.progress = Progress(0, stream, tty=tty, color=color)
 
-    def definitions(self) -> Any:
-        from wfsync.definitions import load_definitions
+    def say(self, text: str) -> None:
+        for line in text.rstrip("\n").split("\n") if text else ():
+            click.echo(self.prefix + line, file=self.out)
 
-        register_secrets(self.paths or self.settings.paths)
-        return load_definitions(self.paths or self.settings.paths)
+    def on_event(self, event: Any) -> None:
+        from wfsync.progress import Event, change_line
+        from wfsync.render import render_text, smoke_line
+        from wfsync.sync import LockUnavailable, LockWaiting, Planned, Progressed, Settled, Smoked
 
-    @property
-    def normalised_file(self) -> str:
-        import os
+        if isinstance(event, Planned):
+            self.say(render_text(event.plan, color=self.color))
+            self.progress.total = len(event.plan.changes)
+        elif isinstance(event, Progressed):
+            self.progress.report(event.outcome)
+        elif isinstance(event, Settled):
+            failed = self.color and event.outcome.status != "done"
+            self.say(_red(f"verify: {change_line(Event.of(event.outcome))}", failed))
+        elif isinstance(event, Smoked):
+            self.say(_red(smoke_line(event.result), self.color and not event.result.ok))
+        elif isinstance(event, LockWaiting):
+            self.say(f"Waiting for another apply against the same API ({event.holder})…")
+        elif isinstance(event, LockUnavailable):
+            self.say(f"Warning: applying without the lock against parallel applies: {event.reason}")
 
-        from wfsync.normalised import FILE
+    def close(self) -> None:
+        self.progress.close()
 
-        root = os.path.dirname(self.settings.source) if self.settings.source else "."
-        return os.path.join(root, FILE)
 
-    def options_for(self, target: Any) -> Any:
-        """The options for one account, with what its server is known to normalise."""
-        from dataclasses import replace
+class _Prefixed:
+    """A stream that starts each line with ``prefix`` (one environment among several)."""
 
-        from wfsync.normalised import load
+    def __init__(self, out: Any, prefix: str) -> None:
+        self.out, self.prefix, self.fresh = out, prefix, True
 
-        return replace(self.options, normalised=load(self.normalised_file, target.name))
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            self.out.write((self.prefix if self.fresh else "") + piece)
+            self.fresh = piece.endswith("\n")
+        return len(text)
 
-    def remember(self, result: Any) -> None:
-        """Keep what the verification round learnt, so later plans stop proposing it."""
-        from wfsync.normalised import remember
-
-        if result.convergence is not None and result.convergence.learned:
-            remember(self.normalised_file, result.plan.api_url, result.convergence.learned)
-
-    def account(self, target: Any) -> Any:
-        from wfsync.sync import Account
-
-        return Account(target.name)
-
-    def saved(self, plan_file: str | None) -> Any:
-        """The saved plan to check against, and the options it was made with."""
-        if plan_file is None:
-            return None
-        from wfsync.errors import ConfigError
-        from wfsync.saved import read_plans
-
-        plans = read_plans(plan_file)
-        if len(plans) != 1:
-            raise ConfigError(f"{plan_file}: a plan of {len(plans)} environments; apply it with --env")
-        saved = plans[0]
-        if (
-            self.options.prune != saved.prune and self.options.prune
-        ) or not self.options.selection.everything:
-            raise ConfigError(
-                f"{plan_file}: a saved plan records its own --prune, --only and --exclude; give none of them"
-            )
-        if (saved.api_url or "").startswith("sandbox:") != bool(self.api["sandbox"]):
-            made = "with --sandbox" if self.api["sandbox"] is False else "against a real account"
-            raise ConfigError(
-                f"{plan_file}: this plan was made {made}; apply it the same way"
-                + (" (add --sandbox)" if not self.api["sandbox"] else " (drop --sandbox)")
-            )
-        from dataclasses import replace
-
-        self.options = replace(self.options, prune=saved.prune, selection=saved.selection)
-        return saved
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _confirmation(auto_approve: bool, where: str, *, out: Any) -> Any:

@@ -1,0 +1,239 @@
+"""What plan and apply share: the selected environments (or the one account), each with
+its definitions (its ``vars``, its ``only``), options (its ``protect``, ``safety``),
+target and account, and running one call per environment, in the order written.
+
+A repository without ``environments`` is one implicit account, run exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import click
+
+from wfsync.cli.app import connect, register_secrets, selected_patterns, setup_logging
+from wfsync.errors import ConfigError, WfsyncError
+
+__all__ = ["Fleet", "Member"]
+
+
+@dataclass
+class Member:
+    """One environment of a run: what it plans with and where it goes."""
+
+    environment: Any  # wfsync.config.Environment (name None: the one implicit account)
+    options: Any  # wfsync.sync.Options
+    saved: Any = None  # the saved plan for it, with apply --plan
+    target: Any = None  # set once its target is open
+
+    @property
+    def name(self) -> str | None:
+        name: str | None = self.environment.name
+        return name
+
+
+class Fleet:
+    """The environments a plan or apply command works on, and how to reach each."""
+
+    def __init__(self, paths: tuple[str, ...], given: dict[str, Any], plan_file: str | None = None) -> None:
+        from wfsync.config import load_settings, select_environments
+
+        self.paths, self.given = paths, given
+        self.settings = load_settings(given["config_file"])
+        self.api_url, self.sandbox, self.debug = given["api_url"], given["sandbox"], given["debug"]
+        if plan_file is not None:
+            self._use_saved(plan_file)
+        else:
+            self.members = [
+                self._member(env) for env in select_environments(self.settings, selected_patterns())
+            ]
+        if self.api_url and len(self.members) > 1:
+            raise ConfigError(
+                f"--api-url names one API, and {_names(m.name for m in self.members)} are selected: "
+                "choose one with --env"
+            )
+
+    def _member(self, env: Any, *, prune: bool | None = None, selection: Any = None) -> Member:
+        from wfsync.plan import Selection
+        from wfsync.sync import Options
+
+        given = self.given
+        chosen = selection or Selection(tuple(given["only"]), tuple(given["exclude"]))
+        return Member(
+            env,
+            Options(
+                prune=given["prune"] if prune is None else prune,
+                force=given["force"],
+                selection=replace(chosen, within=tuple(env.only)),
+                protect=tuple(env.protect),
+                safety=env.safety,
+            ),
+        )
+
+    @property
+    def named(self) -> bool:
+        """True when the project defines environments (plans are then per environment)."""
+        return bool(self.settings.environments)
+
+    def definitions(self, member: Member) -> Any:
+        """The definitions as ``member``'s account gets them (its vars; its only)."""
+        from wfsync.definitions import load_definitions
+
+        paths = self.paths or self.settings.paths
+        register_secrets(paths)
+        env = member.environment
+        return load_definitions(
+            paths, vars=env.vars, environment=env.name, include=env.manages if env.only else None
+        )
+
+    @property
+    def normalised_file(self) -> str:
+        from wfsync.normalised import FILE
+
+        root = os.path.dirname(self.settings.source) if self.settings.source else "."
+        return os.path.join(root, FILE)
+
+    def options(self, member: Member) -> Any:
+        """``member``'s options, with what its server is known to normalise."""
+        from wfsync.normalised import load
+
+        return replace(member.options, normalised=load(self.normalised_file, member.target.name))
+
+    def account(self, member: Member) -> Any:
+        from wfsync.sync import Account
+
+        return Account(member.target.name, member.name)
+
+    def remember(self, member: Member, result: Any) -> None:
+        """Keep what the verification round learnt, so later plans stop proposing it."""
+        from wfsync.normalised import remember
+
+        if result.convergence is not None and result.convergence.learned:
+            remember(self.normalised_file, result.plan.api_url, result.convergence.learned)
+
+    def _use_saved(self, plan_file: str) -> None:
+        """Bind each environment to its part of a saved plan, whose options it takes.
+
+        The plan decides the environments (an --env must select exactly those), and its
+        options: a --prune, --only or --exclude given as well is refused.
+        """
+        from wfsync.config import select_environments
+        from wfsync.saved import read_plans
+
+        plans = read_plans(plan_file)
+        if self.given["prune"] or self.given["only"] or self.given["exclude"]:
+            raise ConfigError(
+                f"{plan_file}: a saved plan records its own --prune, --only and --exclude; give none of them"
+            )
+        by_name = {plan.environment: plan for plan in plans}
+        if len(by_name) != len(plans):
+            raise ConfigError(f"{plan_file}: an environment appears twice in the plan")
+        if not self.named:
+            if set(by_name) != {None}:
+                raise ConfigError(
+                    f"{plan_file}: the plan is for {_names(by_name)}; no environments are defined"
+                )
+            environments = select_environments(self.settings, ())
+        else:
+            if None in by_name:
+                raise ConfigError(
+                    f"{plan_file}: the plan is for one account; choose an environment and plan again"
+                )
+            defined = {env.name for env in self.settings.environments}
+            unknown = [name for name in by_name if name not in defined]
+            if unknown:
+                raise ConfigError(f"{plan_file}: environment {unknown[0]!r} is not in the settings")
+            environments = select_environments(
+                self.settings, selected_patterns() or [str(n) for n in by_name]
+            )
+            selected = {env.name for env in environments}
+            if selected != set(by_name):
+                raise ConfigError(
+                    f"{plan_file}: the plan is for {_names(by_name)}; this selects {_names(selected)}"
+                )
+        self.members = []
+        for env in environments:
+            saved = by_name[env.name]
+            if (saved.api_url or "").startswith("sandbox:") != bool(self.sandbox):
+                made = "with --sandbox" if not self.sandbox else "against a real account"
+                raise ConfigError(
+                    f"{plan_file}: this plan was made {made}; apply it the same way"
+                    + (" (add --sandbox)" if not self.sandbox else " (drop --sandbox)")
+                )
+            member = self._member(env, prune=saved.prune, selection=saved.selection)
+            member.saved = saved
+            self.members.append(member)
+
+    def run(
+        self,
+        action: Callable[[Any, Member], Awaitable[Any]],
+        *,
+        parallel: int = 1,
+        connections: int = 20,
+        halts: Callable[[Any], bool] = lambda result: False,
+    ) -> list[tuple[Member, Any]]:
+        """``await action(api, member)`` for each environment, ``parallel`` at a time in
+        the order written (a WfsyncError raised is that environment's result). A result
+        that ``halts`` stops the environments not yet started: theirs is None."""
+        from wfsync.redact import SECRETS, url_without_password
+        from wfsync.target import open_target
+
+        with contextlib.ExitStack() as stack:
+            for member in self.members:
+                target = stack.enter_context(
+                    open_target(
+                        self.api_url,
+                        sandbox=self.sandbox,
+                        configured_url=self.settings.api_url,
+                        environment=member.environment if self.named else None,
+                        settings=self.settings,
+                    )
+                )
+                SECRETS.add(target.key)
+                SECRETS.add_url(target.url)
+                member.target = replace(target, name=url_without_password(target.name))
+            setup_logging(self.debug)
+            return asyncio.run(self._all(action, parallel, connections, halts))
+
+    async def _all(
+        self,
+        action: Callable[[Any, Member], Awaitable[Any]],
+        parallel: int,
+        connections: int,
+        halts: Callable[[Any], bool],
+    ) -> list[tuple[Member, Any]]:
+        gate = asyncio.Semaphore(max(1, parallel))
+        halted = False
+        results: list[Any] = [None] * len(self.members)
+
+        async def one(index: int, member: Member) -> None:
+            nonlocal halted
+            async with gate:
+                if halted:
+                    return
+                try:
+                    async with connect(member.target, connections) as api:
+                        results[index] = await action(api, member)
+                except WfsyncError as exc:
+                    results[index] = exc
+                if halts(results[index]):
+                    halted = True
+
+        await asyncio.gather(*(one(n, m) for n, m in enumerate(self.members)))
+        return list(zip(self.members, results, strict=True))
+
+
+def _names(names: Any) -> str:
+    shown = sorted(str(name) if name is not None else "the account" for name in names)
+    return ", ".join(shown) or "no environment"
+
+
+def heading(member: Member, color: bool) -> str:
+    """``== staging (https://api.example.com) ==``: where an environment's section starts."""
+    text = f"== {member.name} ({member.target.name}) =="
+    return click.style(text, bold=True) if color else text
