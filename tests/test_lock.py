@@ -63,3 +63,14 @@ def test_a_lock_held_elsewhere_names_the_api_without_its_password(
             pass
     assert str(caught.value).startswith("another wfsync apply against https://api.example.com is running")
     assert "SECRET" not in str(caught.value)
+
+
+def test_accounts_reached_through_one_url_have_their_own_locks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WFSYNC_LOCK_DIR", str(tmp_path))
+    url = "https://api.indigenius.ai"
+    assert lock_path(url, "acme") != lock_path(url, "globex") != lock_path(url)
+    assert lock_path(url, "acme") == lock_path("HTTPS://API.indigenius.ai:443/", "acme")
+    with apply_lock(url, account="acme", timeout=0), apply_lock(url, account="globex", timeout=0):
+        pass  # two accounts at once: neither waits for the other

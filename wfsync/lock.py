@@ -62,12 +62,14 @@ def _shown(api_name: str) -> str:
     return re.sub(r"//[^/@]*@", "//", api_name)
 
 
-def lock_path(api_name: str) -> Path:
-    """The lock file of the API ``api_name`` (a URL, normalised by :func:`lock_key`)."""
+def lock_path(api_name: str, account: str | None = None) -> Path:
+    """The lock file of the API ``api_name`` (a URL, normalised by :func:`lock_key`), and of
+    one ``account`` on it (an environment: agencies reach many accounts through one URL)."""
     base = os.environ.get("WFSYNC_LOCK_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wfsync", "locks"
     )
-    digest = hashlib.sha256(lock_key(api_name).encode()).hexdigest()[:16]
+    name = lock_key(api_name) + (f"\0{account}" if account is not None else "")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     return Path(base) / f"apply-{digest}.lock"
 
 
@@ -76,6 +78,7 @@ def apply_lock(
     api_name: str,
     *,
     timeout: float,
+    account: str | None = None,
     on_wait: Callable[[str], None] = lambda holder: None,
     on_unavailable: Callable[[str], None] = lambda reason: None,
 ) -> Iterator[None]:
@@ -90,7 +93,7 @@ def apply_lock(
         on_unavailable("this system has no POSIX file locks")
         yield
         return
-    path = lock_path(api_name)
+    path = lock_path(api_name, account)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (held across the yield below)

@@ -161,6 +161,7 @@ async def _locked(account: Account, timeout: float, on_event: Callable[[Event], 
     may be applying to other accounts meanwhile)."""
     held = apply_lock(
         account.api_url,
+        account=account.environment,
         timeout=timeout,
         on_wait=lambda holder: on_event(LockWaiting(holder)),
         on_unavailable=lambda reason: on_event(LockUnavailable(reason)),
