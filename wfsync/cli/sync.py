@@ -211,7 +211,8 @@ def plan(
         if fleet.named and not markdown:
             click.echo(heading(member, color))
         if isinstance(result, WfsyncError):
-            click.echo(f"Error: {result}")
+            if fleet.named:  # the one account's error is the command's, below
+                click.echo(f"Error: {result}")
         elif markdown:
             click.echo(render.render_markdown(result), nl=False)
         else:
