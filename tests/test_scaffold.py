@@ -203,3 +203,50 @@ def test_every_run_step_passes_shellcheck(environments: dict[str, Any]) -> None:
                     ["shellcheck", "-s", "bash", "-"], input=script, capture_output=True, text=True
                 )
                 assert found.returncode == 0, (name, step.get("name"), found.stdout)
+
+
+def _actionlint() -> str:
+    """The actionlint of the test extra: beside this Python (CI runs the venv's pytest without
+    activating it), else on PATH. In CI a missing actionlint fails rather than skips."""
+    import os
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "actionlint"
+    found = str(beside) if beside.is_file() else shutil.which("actionlint")
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail("actionlint is missing (pip install -e '.[test]')")
+    pytest.skip("actionlint is missing")
+
+
+@pytest.mark.parametrize("environments", [{}, {"staging": {}, "acme-prod": {"api_key_env": "ACME_KEY"}}])
+def test_the_pipeline_passes_actionlint(environments: dict[str, Any], tmp_path: Path) -> None:
+    """Every finding fails, warnings included: an action whose runtime GitHub retired
+    (actions/checkout@v4 and the others on node20) is one."""
+    import subprocess
+
+    workflow = tmp_path / ".github" / "workflows" / "wfsync.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        render_pipeline(Path("/nonexistent"), {"environments": environments}, ["HOOK_TOKEN"]),
+        encoding="utf-8",
+    )
+    found = subprocess.run(
+        [_actionlint(), "-oneline", "-no-color", str(workflow)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert (found.returncode, found.stdout, found.stderr) == (0, "", "")
+
+
+def test_the_action_installs_python_as_the_pipeline_does(pipeline: dict[str, Any]) -> None:
+    """actionlint reads workflows, not action.yml: its setup-python follows the pipeline's."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    used = {s["uses"] for s in action["runs"]["steps"] if "uses" in s}
+    setups = {
+        s["uses"]
+        for job in pipeline["jobs"].values()
+        for s in job["steps"]
+        if "setup-python" in s.get("uses", "")
+    }
+    assert len(setups) == 1 and setups <= used
