@@ -247,9 +247,10 @@ class _Builder:
                 return convert(self.scalars, node)
             except (ValueError, KeyError):  # an explicit tag on text it does not fit: !!int abc
                 where = _location(self.file, node.start_mark)
-                self.problems.append(Problem(where, f"{node.value!r} is not a valid !!{tag.rsplit(':', 1)[-1]}"))
+                kind_name = tag.rsplit(":", 1)[-1]
+                self.problems.append(Problem(where, f"{node.value!r} is not a valid !!{kind_name}"))
                 return node.value
-        if kind is yaml.MappingNode:
+        if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
 
@@ -294,10 +295,12 @@ class _Builder:
         return result
 
 
-def read_yaml(file: str, data: bytes) -> Document:
+def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
     """Read one YAML document; raises YamlError when it cannot be read at all.
 
     Problems that leave a usable document (a duplicate key) are in ``Document.problems``.
+    Plain block YAML is read line by line (:mod:`wfsync.yamlfast`), with the same result;
+    ``fast=False`` always composes with PyYAML (the tests compare the two).
     """
     if len(data) > MAX_BYTES:
         raise YamlError(
@@ -309,7 +312,7 @@ def read_yaml(file: str, data: bytes) -> Document:
             ]
         )
     text = _decode(file, data)
-    plain = read_plain(text, _plain_scalar) if _BY_TEXT else None
+    plain = read_plain(text, _plain_scalar) if fast and _BY_TEXT else None
     if plain is not None:
         value, values, keys = plain
         return Document(file, value, values, keys)
