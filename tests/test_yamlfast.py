@@ -183,7 +183,7 @@ def check_agrees(text: str) -> bool:
     return True
 
 
-AGREE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+AGREE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @AGREE
@@ -208,7 +208,7 @@ def test_the_generator_reaches_the_line_reader() -> None:
     nested = find(
         documents(),
         lambda text: text.count("\n") >= 8 and "- " in text and check_agrees(text),
-        settings=settings(max_examples=2000, database=None),
+        settings=settings(max_examples=1500, database=None),
     )
     assert read_plain(nested, _plain_scalar) is not None
 

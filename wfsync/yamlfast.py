@@ -85,7 +85,7 @@ class _Reader:
         return items
 
     def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]]:
-        values, keys = self.values, self.keys
+        values, keys, scalar = self.values, self.keys, self.scalar
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
@@ -97,10 +97,10 @@ class _Reader:
             match = _LINE.match(line)
             if match is None:
                 raise _Unusual
-            indent, dash, key, written = match.group("indent", "dash", "key", "value")
+            indent, dash, key, written = match.groups()
             column = len(indent)
             if dash:
-                inner = match.start("key") if key else match.start("value")
+                inner = match.start(3) if key else match.start(4)
                 if inner < 0:  # `- ` and nothing else
                     raise _Unusual
             if not stack:  # the document starts with a key at column 0
@@ -145,8 +145,14 @@ class _Reader:
             if written is None:
                 container[key] = None
                 pending = (container, key, column, key_path)
-            else:
-                container[key] = self.value(written, key_path, (number, match.start("value")))
+            elif written[0] in "\"'[":
+                container[key] = self.value(written, key_path, (number, match.start(4)))
+            else:  # a plain scalar, the most common line: no call to value()
+                values[key_path] = (number, match.start(4))
+                try:
+                    container[key] = scalar(written)
+                except ValueError:
+                    raise _Unusual from None
         if pending is not None or not stack:
             raise _Unusual
         return root, values, keys
