@@ -15,6 +15,7 @@ so ``yes``, ``012`` or ``10:30`` mean what they always meant.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 __all__ = ["read_plain"]
@@ -41,6 +42,12 @@ _LINE = re.compile(
     re.VERBOSE,
 )
 _ITEMS = re.compile(rf"({_FLOW_ITEM})[ ]*[,\]]")
+
+
+def _shared(value: Any) -> Any:
+    """Short strings (list items such as phrases, names) as one object however often
+    they are written: 10,000 definitions keep them all until the plan is made."""
+    return sys.intern(value) if type(value) is str and len(value) <= 32 else value
 
 
 class _Unusual(Exception):
@@ -72,10 +79,10 @@ class _Reader:
         self.values[path] = mark
         first = written[0]
         if first == '"' or first == "'":
-            return written[1:-1]
+            return _shared(written[1:-1])
         if first != "[":
             try:
-                return self.scalar(written)
+                return _shared(self.scalar(written))
             except ValueError:
                 raise _Unusual from None
         items = []
@@ -98,6 +105,8 @@ class _Reader:
             if match is None:
                 raise _Unusual
             indent, dash, key, written = match.groups()
+            if key is not None:  # the same few keys in every definition: one string each
+                key = sys.intern(key)
             column = len(indent)
             if dash:
                 inner = match.start(3) if key else match.start(4)
@@ -150,7 +159,7 @@ class _Reader:
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
                 try:
-                    container[key] = scalar(written)
+                    container[key] = _shared(scalar(written))
                 except ValueError:
                     raise _Unusual from None
         if pending is not None or not stack:

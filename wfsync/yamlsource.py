@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         return super().resolve(kind, value, implicit)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in a file: 1-based line and column."""
 
@@ -108,7 +109,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Problem:
     """One thing wrong with the input, and where."""
 
@@ -284,7 +285,7 @@ class _Builder:
                 where = _location(self.file, key_node.start_mark)
                 self.problems.append(Problem(where, "a key must be plain text"))
                 continue
-            key = key_node.value
+            key = sys.intern(key_node.value)  # the same few keys in every definition
             if key in result:
                 where = _location(self.file, key_node.start_mark)
                 first = keys[(*path, key)][0] + 1
