@@ -155,10 +155,22 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--latency", action="append", default=None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=100,
+        help="workflows in the run whose peak memory counts as start-up (default 100)",
+    )
     args = parser.parse_args()
     print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes")
+    start_up = measure(args.baseline, "0", 1, args.files)["peak_mib"]
     for latency in args.latency or ["0", "20ms"]:
         row = measure(args.workflows, latency, args.runs, args.files)
+        per_workflow = (row["peak_mib"] - start_up) * 1024 / (args.workflows - args.baseline)
+        print(
+            f"peak memory above start-up ({start_up:.0f} MiB with {args.baseline} workflows): "
+            f"{per_workflow:.2f} KiB per workflow"
+        )
         ratio = row["plan"] / row["bare"]
         print(
             f"latency {latency}: requests {row['requests']} ({row['pages']} pages); wfsync plan median "

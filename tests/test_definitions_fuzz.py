@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,15 @@ workflows:
   - <<: *a
     title: Other
 """
+# The same without anchors: the line reader takes it, and mutations of it often.
+PLAIN_VALID = (
+    VALID[: VALID.index(b"  - &a")]
+    + b"""\
+  - title: Reminder
+    endCall:
+      phrases: [bye]
+"""
+)
 ENV = {"HOOK": "x"}
 # Pieces that stress a YAML reader: structure, aliases, tags, odd scalars and bytes.
 TOKENS = [
@@ -131,3 +141,32 @@ def test_the_valid_file_is_valid() -> None:
         "Reminder",
         "Other",
     ]
+
+
+def agree(data: bytes) -> None:
+    """The line reader for plain YAML changes nothing: the same definitions, the same
+    problems at the same places, as with PyYAML's composer alone."""
+    fast = parse_file("fuzz.yaml", data, ENV)
+    with mock.patch("wfsync.yamlsource.read_plain", lambda *_: None):
+        exact = parse_file("fuzz.yaml", data, ENV)
+    assert fast == exact
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(PLAIN_VALID)), st.integers(0, 8), st.sampled_from(TOKENS)),
+        max_size=4,
+    )
+)
+def test_fast_and_exact_readers_agree_on_mutated_files(edits: list[tuple[int, int, bytes]]) -> None:
+    data = PLAIN_VALID
+    for at, cut, insert in edits:
+        data = data[:at] + insert + data[at + cut :]
+    agree(data)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS) | st.binary(max_size=3), max_size=60).map(b"".join))
+def test_fast_and_exact_readers_agree_on_token_soup(data: bytes) -> None:
+    agree(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -127,7 +128,10 @@ def test_the_emulator_command_warns_when_the_dev_key_listens_beyond_loopback(
     from wfsync.cli import main
 
     served: list[object] = []
-    monkeypatch.setattr(wfsync.emulator.server, "serve", lambda app, sock, **options: served.append(sock.close()))
+    def serve(app: object, sock: Any, **options: object) -> None:
+        served.append(sock.close())
+
+    monkeypatch.setattr(wfsync.emulator.server, "serve", serve)
     result = CliRunner().invoke(main, ["emulator", "--port", "0", *arguments], catch_exceptions=False)
     assert result.exit_code == 0 and served, result.output
     assert ("beyond this machine, with the development key" in result.output) is warned

@@ -46,7 +46,7 @@ def define(
 
 def live(title: str = "Lead follow-up", workflow_id: str = "id-1", **fields: Any) -> LiveWorkflow:
     raw = {"_id": workflow_id, **BODY, "title": title, "createdAt": "2026-01-01", "__v": 3, **fields}
-    return LiveWorkflow(workflow_id, title, project_body(raw), raw)
+    return LiveWorkflow(workflow_id, title, project_body(raw))
 
 
 def scheduled(at: str, status: str = "scheduled", job_id: str | None = None) -> Job:

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from wfsync.yamlfast import read_plain
 
 __all__ = [
     "MAX_ALIAS_VALUES",
@@ -43,7 +46,7 @@ MAX_ALIAS_VALUES = 100_000
 
 Path_ = tuple[str | int, ...]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
 # Scalars that may be keys (a key is kept as the text written: `1:` is the key "1").
 _KEY_TAGS = frozenset(
@@ -51,9 +54,49 @@ _KEY_TAGS = frozenset(
 )
 # Scalars kept as the text that was written, rather than converted.
 _AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+# Scalars converted by SafeConstructor's plain functions (the others go through
+# construct_object, which refuses unknown tags).
+_CONVERTED = {
+    f"tag:yaml.org,2002:{kind}": getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{kind}")
+    for kind in ("int", "bool", "null", "float")
+}
 
 
-@dataclass(frozen=True, order=True)
+_IMPLICIT: dict[str, list[tuple[str, Any]]] = _BaseLoader.yaml_implicit_resolvers
+# Wildcard or path resolvers would make a scalar's tag depend on more than its text.
+_BY_TEXT = None not in _IMPLICIT and not _BaseLoader.yaml_path_resolvers
+_resolved: dict[str, str] = {}
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag PyYAML's resolver gives the plain scalar ``value``, remembered.
+
+    Resolving was a third of composing: every scalar ran a Python method that looked up
+    regular expressions by its first character. Most values start with a character no
+    resolver claims (titles, URLs): strings at once.
+    """
+    resolvers = _IMPLICIT.get(value[:1])
+    if not resolvers:
+        return _STR
+    tag = _resolved.get(value)
+    if tag is None:
+        tag = next((tag for tag, pattern in resolvers if pattern.match(value)), _STR)
+        if len(_resolved) >= 4096:  # unique values (dates, numbers) must not pile up
+            _resolved.clear()
+        _resolved[value] = tag
+    return tag
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader, with the tags of scalars resolved by :func:`_implicit_tag`."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and _BY_TEXT:
+            return _implicit_tag(value) if implicit[0] else _STR
+        return super().resolve(kind, value, implicit)
+
+
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in a file: 1-based line and column."""
 
@@ -66,7 +109,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Problem:
     """One thing wrong with the input, and where."""
 
@@ -91,20 +134,22 @@ class Document:
 
     file: str
     value: Any
-    # PyYAML marks (0-based), turned into Locations only when asked: most never are.
-    values: dict[Path_, Any] = field(default_factory=dict)
-    keys: dict[Path_, Any] = field(default_factory=dict)
+    # (line, column), 0-based as PyYAML counts them, turned into Locations only when
+    # asked: most never are.
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     # Problems that did not stop the reading (a duplicate key keeps its first value).
     problems: list[Problem] = field(default_factory=list)
 
     def where(self, path: Path_, *, key: bool = False) -> Location:
         """Where ``path`` was written (its key, when asked and known), else its nearest parent."""
         if key and path in self.keys:
-            return _location(self.file, self.keys[path])
+            line, column = self.keys[path]
+            return Location(self.file, line + 1, column + 1)
         while path not in self.values and path:
             path = path[:-1]
-        mark = self.values.get(path)
-        return _location(self.file, mark) if mark is not None else Location(self.file, 1, 1)
+        line, column = self.values.get(path, (0, 0))
+        return Location(self.file, line + 1, column + 1)
 
 
 def _location(file: str, mark: Any) -> Location:
@@ -149,8 +194,10 @@ def _yaml_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
 class _Builder:
     """Builds values from a composed node graph, recording locations and checking keys."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, *, merges: bool = True) -> None:
         self.file = file
+        # False when the text cannot hold a merge key (no "<<", no explicit tag).
+        self.merges = merges
         self.document = Document(file, None)
         self.problems = self.document.problems
         self.scalars = yaml.constructor.SafeConstructor()
@@ -186,14 +233,27 @@ class _Builder:
         return []
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.document.values[path] = node.start_mark
+        # Called for every value of every file: plain strings return at once.
+        mark = node.start_mark
+        self.document.values[path] = (mark.line, mark.column)
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR or tag in _AS_TEXT:
+                return node.value
+            convert = _CONVERTED.get(tag)
+            if convert is None:
+                return self.scalars.construct_object(node)
+            try:
+                return convert(self.scalars, node)
+            except (ValueError, KeyError):  # an explicit tag on text it does not fit: !!int abc
+                where = _location(self.file, node.start_mark)
+                kind_name = tag.rsplit(":", 1)[-1]
+                self.problems.append(Problem(where, f"{node.value!r} is not a valid !!{kind_name}"))
+                return node.value
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        if node.tag in _AS_TEXT:
-            return node.value
-        return self.scalars.construct_object(node)
+        return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
 
     def _pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
         """The mapping's pairs with ``<<`` merges resolved (explicit keys win)."""
@@ -220,26 +280,28 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
         keys = self.document.keys
-        for key_node, value_node in self._pairs(node):
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _KEY_TAGS:
+        for key_node, value_node in self._pairs(node) if self.merges else node.value:
+            if type(key_node) is not yaml.ScalarNode or key_node.tag not in _KEY_TAGS:
                 where = _location(self.file, key_node.start_mark)
                 self.problems.append(Problem(where, "a key must be plain text"))
                 continue
-            key = key_node.value
+            key = sys.intern(key_node.value)  # the same few keys in every definition
             if key in result:
                 where = _location(self.file, key_node.start_mark)
-                first = keys[(*path, key)].line + 1
+                first = keys[(*path, key)][0] + 1
                 self.problems.append(Problem(where, f"duplicate key {key!r} (first at line {first})"))
                 continue
-            keys[(*path, key)] = key_node.start_mark
+            keys[(*path, key)] = (key_node.start_mark.line, key_node.start_mark.column)
             result[key] = self.build(value_node, (*path, key))
         return result
 
 
-def read_yaml(file: str, data: bytes) -> Document:
+def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
     """Read one YAML document; raises YamlError when it cannot be read at all.
 
     Problems that leave a usable document (a duplicate key) are in ``Document.problems``.
+    Plain block YAML is read line by line (:mod:`wfsync.yamlfast`), with the same result;
+    ``fast=False`` always composes with PyYAML (the tests compare the two).
     """
     if len(data) > MAX_BYTES:
         raise YamlError(
@@ -251,6 +313,10 @@ def read_yaml(file: str, data: bytes) -> Document:
             ]
         )
     text = _decode(file, data)
+    plain = read_plain(text, _plain_scalar) if fast and _BY_TEXT else None
+    if plain is not None:
+        value, values, keys = plain
+        return Document(file, value, values, keys)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
@@ -261,7 +327,7 @@ def read_yaml(file: str, data: bytes) -> Document:
     if len(nodes) > 1:
         second = _location(file, nodes[1].start_mark)
         raise YamlError([Problem(second, "one YAML document per file, please (found a second)")])
-    builder = _Builder(file)
+    builder = _Builder(file, merges="<<" in text or "!" in text)
     if not nodes:
         return builder.document
     root = nodes[0]
@@ -274,6 +340,21 @@ def read_yaml(file: str, data: bytes) -> Document:
     except RecursionError:
         raise YamlError([Problem(_location(file, root.start_mark), "nesting too deep")]) from None
     return builder.document
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+def _plain_scalar(text: str) -> Any:
+    """The value of a plain scalar, as the full reader gives it; ValueError where that
+    reader would refuse or report it (``=``, an explicit tag's text)."""
+    tag = _implicit_tag(text)
+    if tag == _STR or tag in _AS_TEXT:
+        return text
+    convert = _CONVERTED.get(tag)
+    if convert is None:
+        raise ValueError(tag)
+    return convert(_SCALARS, yaml.ScalarNode(tag, text))
 
 
 def _check_aliases(builder: _Builder, root: yaml.Node) -> None:

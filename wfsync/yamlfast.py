@@ -1,0 +1,167 @@
+"""A line-by-line reader for the plain block YAML that definition files are made of.
+
+PyYAML builds a node, two marks and a tag for every value before wfsync builds the value
+itself: two thirds of reading 10,000 definitions. Most files use a small part of YAML:
+``key: value`` lines, ``- `` entries, one-line ``[a, b]`` lists, quoted or plain
+one-line scalars, comments. :func:`read_plain` reads exactly that part, with the same
+values, types and locations as the full reader, and returns None for anything else (an
+anchor, a tag, a multi-line scalar, a duplicate key, an empty value, a tab, a character
+beyond printable ASCII…), so that the full reader, which reports problems, reads it.
+
+Scalars are resolved and converted by the same PyYAML functions as in the full reader,
+so ``yes``, ``012`` or ``10:30`` mean what they always meant.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+__all__ = ["read_plain"]
+
+Mark = tuple[int, int]  # 0-based line and column, as PyYAML's marks count them
+
+_UNUSUAL = re.compile(r"[^\n\x20-\x7e]")  # tabs, CR, control and non-ASCII characters
+_FIRST = r"[A-Za-z0-9_$/(]"  # a plain scalar's first character: never an indicator
+# In block context a plain scalar ends at ": ", " #" or the line's end; flow indicators
+# are ordinary characters there.
+# Possessive quantifiers (Python 3.11): a line that does not match fails at once,
+# never by trying every way to split it.
+_BLOCK_PLAIN = _FIRST + r"(?:[^\s:]++|:(?=\S)|[ ]++(?=[^\s#]))*+"
+_FLOW_PLAIN = _FIRST + r"(?:[^\s:#,\[\]{}]++|[ ]++(?=[^\s:#,\[\]{}]))*+"
+_QUOTED = r"\"[^\"\\]*+\"|'[^']*+'"
+_FLOW_ITEM = rf"(?:{_QUOTED}|{_FLOW_PLAIN})"
+_FLOW = rf"\[[ ]*+(?:{_FLOW_ITEM}(?:[ ]*+,[ ]*+{_FLOW_ITEM})*+)?[ ]*+\]"
+_LINE = re.compile(
+    rf"""(?P<indent>[ ]*+)
+    (?:(?P<dash>-)[ ]++)?
+    (?:(?P<key>[A-Za-z_][A-Za-z0-9_-]*+):(?=[ ]|$))?
+    (?:(?(key)[ ]++|)(?P<value>{_QUOTED}|{_FLOW}|{_BLOCK_PLAIN}))?
+    (?:[ ]+\#.*)?[ ]*$""",
+    re.VERBOSE,
+)
+_ITEMS = re.compile(rf"({_FLOW_ITEM})[ ]*[,\]]")
+
+
+def _shared(value: Any) -> Any:
+    """Short strings (list items such as phrases, names) as one object however often
+    they are written: 10,000 definitions keep them all until the plan is made."""
+    return sys.intern(value) if type(value) is str and len(value) <= 32 else value
+
+
+class _Unusual(Exception):
+    """The text uses YAML beyond the plain part: the full reader reads it."""
+
+
+def read_plain(text: str, scalar: Any) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]] | None:
+    """``(value, marks of values, marks of keys)`` of a plain block YAML document, or None.
+
+    ``scalar(text)`` gives the value of a plain scalar, raising ValueError when it is one
+    the full reader would refuse or report.
+    """
+    if _UNUSUAL.search(text):
+        return None
+    try:
+        return _Reader(scalar).read(text)
+    except _Unusual:
+        return None
+
+
+class _Reader:
+    def __init__(self, scalar: Any) -> None:
+        self.scalar = scalar
+        self.values: dict[Any, Mark] = {}
+        self.keys: dict[Any, Mark] = {}
+
+    def value(self, written: str, path: Any, mark: Mark) -> Any:
+        """The value written at ``mark``: a quoted or plain scalar, or a flow list."""
+        self.values[path] = mark
+        first = written[0]
+        if first == '"' or first == "'":
+            return _shared(written[1:-1])
+        if first != "[":
+            try:
+                return _shared(self.scalar(written))
+            except ValueError:
+                raise _Unusual from None
+        items = []
+        line, column = mark
+        for index, match in enumerate(_ITEMS.finditer(written, 1)):
+            items.append(self.value(match.group(1), (*path, index), (line, column + match.start(1))))
+        return items
+
+    def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]]:
+        values, keys, scalar = self.values, self.keys, self.scalar
+        root: dict[str, Any] = {}
+        # Open containers, innermost last: (indent, container, path); a list is a sequence.
+        stack: list[tuple[int, Any, tuple[Any, ...]]] = []
+        pending: tuple[dict[str, Any], str, int, tuple[Any, ...]] | None = None  # a `key:` awaiting its block
+        for number, line in enumerate(text.split("\n")):
+            stripped = line.lstrip(" ")
+            if not stripped or stripped[0] == "#":
+                continue
+            match = _LINE.match(line)
+            if match is None:
+                raise _Unusual
+            indent, dash, key, written = match.groups()
+            if key is not None:  # the same few keys in every definition: one string each
+                key = sys.intern(key)
+            column = len(indent)
+            if dash:
+                inner = match.start(3) if key else match.start(4)
+                if inner < 0:  # `- ` and nothing else
+                    raise _Unusual
+            if not stack:  # the document starts with a key at column 0
+                if column or dash or not key:
+                    raise _Unusual
+                values[()] = (number, 0)
+                stack.append((0, root, ()))
+            elif pending is not None:
+                parent, name, key_column, path = pending
+                pending = None
+                if dash and column >= key_column:
+                    parent[name] = []
+                    stack.append((column, parent[name], path))
+                elif not dash and key and column > key_column:
+                    parent[name] = {}
+                    stack.append((column, parent[name], path))
+                else:
+                    raise _Unusual  # an empty value: null, and where PyYAML marks it is subtle
+                values[path] = (number, column)
+            else:
+                while stack[-1][0] > column:
+                    stack.pop()
+                if not dash and isinstance(stack[-1][1], list) and stack[-1][0] == column:
+                    stack.pop()  # an indentless sequence ends at its parent's next key
+                if stack[-1][0] != column or isinstance(stack[-1][1], list) != bool(dash):
+                    raise _Unusual
+            container, path = stack[-1][1], stack[-1][2]
+            if dash:
+                item_path = (*path, len(container))
+                if key is None:
+                    container.append(self.value(written, item_path, (number, inner)))
+                    continue
+                entry: dict[str, Any] = {}
+                container.append(entry)
+                values[item_path] = (number, inner)
+                stack.append((inner, entry, item_path))
+                container, path, column = entry, item_path, inner
+            if key is None or key in container:  # a bare scalar, or a duplicate key
+                raise _Unusual
+            key_path = (*path, key)
+            keys[key_path] = (number, column)
+            if written is None:
+                container[key] = None
+                pending = (container, key, column, key_path)
+            elif written[0] in "\"'[":
+                container[key] = self.value(written, key_path, (number, match.start(4)))
+            else:  # a plain scalar, the most common line: no call to value()
+                values[key_path] = (number, match.start(4))
+                try:
+                    container[key] = _shared(scalar(written))
+                except ValueError:
+                    raise _Unusual from None
+        if pending is not None or not stack:
+            raise _Unusual
+        return root, values, keys
