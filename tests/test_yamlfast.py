@@ -208,7 +208,10 @@ def test_the_generator_reaches_the_line_reader() -> None:
     nested = find(
         documents(),
         lambda text: text.count("\n") >= 8 and "- " in text and check_agrees(text),
-        settings=settings(max_examples=1500, database=None),
+        # A search, not a timed test: no deadline or speed checks on a loaded machine.
+        settings=settings(
+            max_examples=1500, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )
     assert read_plain(nested, _plain_scalar) is not None
 
