@@ -169,8 +169,9 @@ class ApiClient:
         except shapes.ShapeError as exc:
             raise ProtocolError(method, path, 200, [str(exc)]) from None
 
-    async def _pages(self, path: str, name: str) -> list[Mapping[str, Any]]:
-        """Every item of a paginated listing, in order.
+    async def _pages(self, path: str, name: str, read: Callable[[Any], T]) -> list[T]:
+        """Every item of a paginated listing, in order, each made a ``read(item)`` as its
+        page arrives (so no decoded page outlives its own conversion).
 
         :func:`wfsync.paging.next_pages` says how many pages to ask for next; a page that
         repeats the one before ends the listing too (a server that ignores ``page``). A
@@ -178,14 +179,14 @@ class ApiClient:
         """
         deadline = self._clock() + LISTING_DEADLINE
 
-        async def fetch(page: int, limit: int | None) -> tuple[list[Any], int | None]:
+        async def fetch(page: int, limit: int | None) -> tuple[list[T], int | None]:
             params = {"page": page, "limit": limit} if limit else None
             payload = await self.request("GET", path, params=params)
             items = shapes.unwrap(payload, lists=(name,))
             if not isinstance(items, list):
                 shown = path + (f"?page={page}&limit={limit}" if limit else "")
                 raise ProtocolError("GET", shown, 200, [f"expected a list, got {type(items).__name__}"])
-            return items, shapes.total(payload)
+            return [read(item) for item in items], shapes.total(payload)
 
         # A server that refuses a large limit, or any paging parameter (SPEC promises them
         # only for the workflows listing), says 400: ask for less, then for the plain list.
@@ -231,8 +232,9 @@ class ApiClient:
         """
         path = "/v1/workflows"
         seen: dict[str, LiveWorkflow] = {}
-        for raw in await self._pages(path, "workflows"):
-            workflow = self._read("GET", path, shapes.workflow_from, raw)
+        for workflow in await self._pages(
+            path, "workflows", lambda raw: self._read("GET", path, shapes.workflow_from, raw)
+        ):
             earlier = seen.setdefault(workflow.id, workflow)
             if earlier is not workflow and (earlier.title, earlier.body) != (workflow.title, workflow.body):
                 both = f"{workflow.id!r} ({earlier.title!r} and {workflow.title!r})"
@@ -285,7 +287,7 @@ class ApiClient:
 
     async def list_jobs(self, workflow_id: str) -> list[Job]:
         path = f"/v1/workflows/{path_segment(workflow_id)}/jobs"
-        return [self._read("GET", path, shapes.job_from, raw) for raw in await self._pages(path, "jobs")]
+        return await self._pages(path, "jobs", lambda raw: self._read("GET", path, shapes.job_from, raw))
 
     async def get_job(self, job_id: str) -> Job:
         path = f"/v1/workflows/jobs/{path_segment(job_id)}"
