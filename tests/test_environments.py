@@ -121,3 +121,44 @@ def test_one_account_commands_need_one_environment(accounts: dict[str, EmulatorS
     assert (
         "this command works on one environment, and --env selects staging, production, acme" in result.output
     )
+
+
+def test_plan_notify_posts_only_when_an_environment_changes_state(
+    accounts: dict[str, EmulatorServer],
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from wfsync.emulator.server import AppServer
+
+    posted: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        posted.append(await request.json())
+        return Response("ok")
+
+    with AppServer(Starlette(routes=[Route("/hook/T0KEN-secret-77", hook, methods=["POST"])])) as chat:
+        url = f"{chat.url}/hook/T0KEN-secret-77"
+        first = cli("plan", "--env", "staging", "--notify", url)
+        assert first.exit_code == 0 and len(posted) == 1 and "drifted" in json.dumps(posted[0])
+        assert cli("plan", "--env", "staging", "--notify", url).exit_code == 0
+        assert len(posted) == 1, "still drifted: nothing to say"
+        assert cli("apply", "--env", "staging", "--auto-approve").exit_code == 0
+        back = cli("plan", "--env", "staging", "--notify", url)
+        assert len(posted) == 2 and "in sync" in json.dumps(posted[1])
+        assert "T0KEN-secret-77" not in first.output + back.output
+
+
+def test_init_sets_up_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "repo", "--environments", "staging,production").exit_code == 0
+    settings = Path("repo/wfsync.yaml").read_text(encoding="utf-8")
+    assert (
+        "  staging:\n    api_key_env: STAGING_WFSYNC_KEY" in settings and "default_env: staging" in settings
+    )
+    monkeypatch.chdir(tmp_path / "repo")
+    result = cli("validate")
+    assert result.exit_code == 0 and "valid for environments staging, production" in result.output
+    assert cli("init", "other", "--environments", "prod uction").exit_code == 1

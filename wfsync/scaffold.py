@@ -13,12 +13,14 @@ schemas/*.schema.json         the JSON Schemas editors check the files against
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from wfsync import __version__, schema
 from wfsync.pipeline import PIPELINE_FILE, SOURCE, references, render_pipeline
 
-__all__ = ["starter_files", "write_pipeline", "write_starter"]
+__all__ = ["settings_text", "starter_files", "write_pipeline", "write_starter"]
 
 EXAMPLE = """\
 # yaml-language-server: $schema=../schemas/definitions.schema.json
@@ -76,14 +78,36 @@ wfsync-status.html
 """
 
 
-def starter_files() -> dict[str, str]:
-    """{relative path: text} of a new workflows repository."""
+def settings_text(environments: Sequence[str] = ()) -> str:
+    """The starter wfsync.yaml; with ``environments``, one account each (the first the default)."""
+    if not environments:
+        return SETTINGS
+    lines = [
+        SETTINGS.rstrip("\n"),
+        "# Plain values for ${var.NAME} in definitions (shown in plans); an environment's win.",
+        "vars: {CRM_HOST: crm.example.com}",
+        "# One account each, applied in this order. Each key comes from its own variable.",
+        "environments:",
+    ]
+    for name in environments:
+        key = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") + "_WFSYNC_KEY"
+        lines += [f"  {name}:", f"    api_key_env: {key}"]
+        if name != environments[-1]:
+            lines.append(f"    vars: {{CRM_HOST: {name}-crm.example.com}}")
+    lines.append("# What a command without --env uses: the first, never production by accident.")
+    lines.append(f"default_env: {environments[0]}")
+    return "\n".join(lines) + "\n"
+
+
+def starter_files(environments: Sequence[str] = ()) -> dict[str, str]:
+    """{relative path: text} of a new workflows repository (with ``environments``, one account each)."""
     import yaml
 
-    pipeline = render_pipeline(Path("."), yaml.safe_load(SETTINGS), sorted(references(EXAMPLE)))
+    settings = settings_text(environments)
+    pipeline = render_pipeline(Path("."), yaml.safe_load(settings), sorted(references(EXAMPLE)))
     files = {
         "workflows/example.yaml": EXAMPLE,
-        "wfsync.yaml": SETTINGS,
+        "wfsync.yaml": settings,
         PIPELINE_FILE: pipeline,
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".gitignore": GITIGNORE,
@@ -96,9 +120,9 @@ def starter_files() -> dict[str, str]:
     return files
 
 
-def write_starter(folder: Path) -> list[str]:
+def write_starter(folder: Path, environments: Sequence[str] = ()) -> list[str]:
     """Write the starter files into ``folder``; refuses (writing nothing) if any exists."""
-    return _write(folder, starter_files(), force=False)
+    return _write(folder, starter_files(environments), force=False)
 
 
 def write_pipeline(folder: Path, *, force: bool = False) -> list[str]:

@@ -17,8 +17,14 @@ from wfsync.cli.app import main, reports_errors
     help="Write only the GitHub Actions pipeline, from the settings and definitions in DIR.",
 )
 @click.option("--force", is_flag=True, help="With --pipeline: replace the pipeline if it exists.")
+@click.option(
+    "--environments",
+    metavar="NAMES",
+    default="",
+    help="Comma-separated accounts to set up (staging,production): one environment each in wfsync.yaml.",
+)
 @reports_errors
-def init(folder: str, pipeline: bool, force: bool) -> None:
+def init(folder: str, pipeline: bool, force: bool, environments: str) -> None:
     """Create a starter workflows repository in DIR (default: here).
 
     Writes one commented example definition, wfsync.yaml, the JSON Schemas editors use,
@@ -31,6 +37,7 @@ def init(folder: str, pipeline: bool, force: bool) -> None:
     \b
     Example:
       wfsync init my-workflows && cd my-workflows && wfsync validate
+      wfsync init my-workflows --environments staging,production
       wfsync init --pipeline --force
     """
     from wfsync.errors import WfsyncError
@@ -38,7 +45,18 @@ def init(folder: str, pipeline: bool, force: bool) -> None:
 
     if force and not pipeline:
         raise WfsyncError("--force only replaces the pipeline (with --pipeline); init never overwrites")
-    written = write_pipeline(Path(folder), force=force) if pipeline else write_starter(Path(folder))
+    import re
+
+    names = [name.strip() for name in environments.split(",") if name.strip()]
+    bad = [name for name in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name)]
+    if bad or len(set(names)) != len(names):
+        raise WfsyncError(
+            f"--environments: {bad[0] if bad else 'a name twice'!r}: names are letters, digits, - and _ "
+            "(starting with a letter), each once"
+        )
+    if pipeline and names:
+        raise WfsyncError("--environments sets up a new repository; add them to wfsync.yaml, then --pipeline")
+    written = write_pipeline(Path(folder), force=force) if pipeline else write_starter(Path(folder), names)
     for name in written:
         click.echo(f"  {'wrote' if pipeline else 'created'} {Path(folder) / name}")
     if pipeline:

@@ -164,6 +164,18 @@ def validate(
     "--out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for `wfsync apply --plan`."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
+@click.option(
+    "--notify",
+    metavar="URL",
+    help="Post a Slack-compatible message to URL when an environment goes in sync <-> drifted.",
+)
+@click.option(
+    "--notify-state",
+    type=click.Path(dir_okay=False),
+    default=".wfsync/notify-state.json",
+    show_default=True,
+    help="Where --notify remembers each environment's last state (cache it between CI runs).",
+)
 @api_options
 @reports_errors
 def plan(
@@ -172,6 +184,8 @@ def plan(
     markdown: bool,
     out: str | None,
     detailed_exitcode: bool,
+    notify: str | None,
+    notify_state: str,
     **given: Any,
 ) -> None:
     """Show what apply would change: definitions against the live workflows.
@@ -224,6 +238,8 @@ def plan(
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         write_file(summary_file, "".join(render.render_markdown(plan) for plan in plans), append=True)
+    if notify:
+        _notify(notify, notify_state, [(member.name, result) for member, result in results])
     unsafe = []
     for member, result in results:
         if not isinstance(result, WfsyncError) and not member.options.force:
@@ -382,6 +398,22 @@ def apply(
         click.echo(json.dumps(fleet_data(outcomes), indent=2, ensure_ascii=False))
     if any(isinstance(r, WfsyncError) or r is None or not r.ok for _, r in results):
         raise SystemExit(1)
+
+
+def _notify(url: str, state_file: str, results: list[tuple[str | None, Any]]) -> None:
+    """Tell a chat when an environment's state changed since the last plan (never the URL)."""
+    from wfsync.notify import EnvState, notify_on_change
+    from wfsync.plan import Plan
+    from wfsync.redact import SECRETS
+
+    SECRETS.add(url, "(the --notify URL)")
+    states = [
+        EnvState(name or "default", not plan.empty, {a: n for a, n in plan.counts.items() if n})
+        for name, plan in results
+        if isinstance(plan, Plan)
+    ]
+    for state in notify_on_change(url, state_file, states):
+        click.echo(f"Notified: {state.name} is {state.word}", err=True)
 
 
 def _fail_unless_ok(result: Any) -> None:
