@@ -192,9 +192,13 @@ def test_a_read_only_key_changes_nothing(
     write(definitions(5))
     result = cli("apply", "--auto-approve")
     assert result.exit_code == 1
-    assert "lacks the workflows:write scope" in result.output
-    assert "Apply finished with failures: 0 created" in result.output
+    assert result.output.endswith(
+        "Error: PATCH /v1/workflows/000000000000000000000000: 403 Forbidden: Forbidden: this API key "
+        "lacks the workflows:write scope (the API key needs the workflows:write scope)\n"
+    ), "one line naming the scope, before any change is tried"
+    assert "FAILED" not in result.output and "SKIPPED" not in result.output
     assert live_titles(server) == []
+    assert server.served.get("POST create_workflow", 0) == 0
 
 
 def test_without_a_terminal_apply_needs_auto_approve(

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from wfsync import __version__, paging, shapes
-from wfsync.errors import ConfigError, ProtocolError, RequestError, UnsafeIdError
+from wfsync.errors import ConfigError, NotFoundError, ProtocolError, RequestError, UnsafeIdError
 from wfsync.shapes import Job, LiveWorkflow
 from wfsync.transport import RetryPolicy, Timeouts, Transport
 from wfsync.urls import check_url
@@ -55,6 +55,10 @@ PAGE_CONCURRENCY = 8
 # would make every workflow past the cut look deleted.
 MAX_PAGES = 10_000
 LISTING_DEADLINE = 600.0
+
+
+# An id no workflow has: the write-scope check PATCHes it (wfsync.api.ApiClient.check_write_scope).
+NO_WORKFLOW = "0" * 24
 
 
 class WorkflowsApi(Protocol):
@@ -260,6 +264,19 @@ class ApiClient:
     async def delete_workflow(self, workflow_id: str) -> None:
         path = f"/v1/workflows/{path_segment(workflow_id)}"
         await self.transport.request("DELETE", path, decode=False)
+
+    async def check_write_scope(self) -> None:
+        """Raise ForbiddenError now if the key cannot write, before any real change.
+
+        The API has no way to ask for a key's scopes, so this sends a write that changes
+        nothing: an empty PATCH of an id no workflow has (a Mongo ObjectId of zeros). A key
+        without ``workflows:write`` is refused with 403; any other answer (404, 400) says
+        the scope was not what stopped it.
+        """
+        try:
+            await self.transport.request("PATCH", f"/v1/workflows/{NO_WORKFLOW}", body={}, decode=False)
+        except (NotFoundError, RequestError):
+            return
 
     # -- jobs --------------------------------------------------------------------------------
 

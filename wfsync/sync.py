@@ -206,6 +206,8 @@ async def apply_session(
             check_safety(plan, options.safety)
         if plan.empty:
             return ApplyResult(plan)
+        # A read-only key: one clear error now, not one per change in flight.
+        await api.check_write_scope()
         if confirm is not None and not await confirm(plan):
             raise ApplyCancelled("apply cancelled: nothing was changed")
         report = await apply_plan(
