@@ -206,3 +206,23 @@ def test_many_files_of_nothing(tmp_path: Path) -> None:
     for n in range(200):
         (tmp_path / f"{n}.yaml").write_text("workflows: []\n", encoding="utf-8")
     assert load_definitions([tmp_path], env={}) == []
+
+
+def test_a_huge_file_is_refused_by_its_size_never_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from wfsync.yamlsource import MAX_BYTES
+
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as handle:  # a sparse 3 GiB file
+        handle.truncate(3 * 1024**3)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DefinitionError) as caught:
+            load_definitions([huge])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    expected = f"huge.yaml:1:1: file is {3 * 1024**3:,} bytes, over the limit of {MAX_BYTES:,}"
+    assert expected in str(caught.value)
+    assert peak < 64 * 1024**2, "the file was never read whole"

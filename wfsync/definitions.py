@@ -34,7 +34,7 @@ from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
-from wfsync.yamlsource import Document, Location, Problem, YamlError, paused_gc, read_yaml
+from wfsync.yamlsource import MAX_BYTES, Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 __all__ = [
     "Definition",
@@ -139,9 +139,12 @@ def load_definitions(
     with paused_gc():
         for path in files:
             try:
-                data = path.read_bytes()
+                data = _read_bounded(path)
             except OSError as exc:
                 problems.append(Problem(Location(str(path), 0, 0), f"cannot read: {exc.strerror}"))
+                continue
+            if isinstance(data, Problem):
+                problems.append(data)
                 continue
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
@@ -162,6 +165,18 @@ class _Options:
     require_env: bool = True
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
+
+
+def _read_bounded(path: Path) -> bytes | Problem:
+    """The file's bytes, or the problem that it is over the size limit: a 3 GiB file is
+    refused by its size, never read whole."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_BYTES:
+            return Problem(
+                Location(str(path), 1, 1), f"file is {size:,} bytes, over the limit of {MAX_BYTES:,}"
+            )
+        return handle.read(MAX_BYTES + 1)
 
 
 def parse_file(
