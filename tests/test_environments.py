@@ -162,3 +162,12 @@ def test_init_sets_up_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = cli("validate")
     assert result.exit_code == 0 and "valid for environments staging, production" in result.output
     assert cli("init", "other", "--environments", "prod uction").exit_code == 1
+
+
+def test_status_covers_every_selected_environment(accounts: dict[str, EmulatorServer]) -> None:
+    assert cli("apply", "--env", "acme", "--auto-approve").exit_code == 0
+    result = cli("status", "--env", "*", "--html", "status.html")
+    assert result.exit_code == 0, result.output
+    assert "staging: drifted (3 to create)" in result.output and "acme: in sync" in result.output
+    page = Path("status.html").read_text(encoding="utf-8")
+    assert all(name in page for name in accounts) and "key-staging-7c1d" not in page

@@ -6,19 +6,7 @@ from typing import Any
 
 import click
 
-from wfsync.cli.app import api_options, call_api, main, reports_errors, write_file
-
-
-def _secret_values(settings: Any, key: str) -> list[str]:
-    """Every value the page must never show: the key and the ${NAME} values definitions use."""
-    import os
-    from pathlib import Path
-
-    from wfsync.pipeline import secret_names
-
-    names = secret_names([Path(p) for p in settings.paths])
-    values = [key, *(os.environ.get(name, "") for name in names)]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+from wfsync.cli.app import api_options, main, reports_errors, write_file
 
 
 @main.command()
@@ -36,54 +24,49 @@ def status(html_file: str | None, **options: Any) -> None:
     \b
     Example:
       wfsync status --sandbox --html status.html
+      wfsync status --env '*' --html status.html
     """
     from datetime import UTC, datetime
 
-    from wfsync.config import load_settings
-    from wfsync.definitions import DefinitionError, load_definitions
-    from wfsync.status import gather
+    from wfsync.cli.fleet import Fleet
+    from wfsync.definitions import DefinitionError
+    from wfsync.errors import WfsyncError
+    from wfsync.status import EnvStatus, gather
     from wfsync.status_page import render_page
 
-    settings = load_settings(options["config_file"])
-    definitions: Any = None
-    problem = None
-    try:
-        definitions = load_definitions(settings.paths)
-    except DefinitionError as exc:
-        problem = f"the definitions do not load: {exc.problems[0]}" + (
-            f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
-        )
+    fleet = Fleet((), {**options, "prune": False, "force": False, "only": (), "exclude": ()})
     now = datetime.now(UTC)
-    secrets: list[str] = []
 
-    async def action(api: Any, target: Any) -> Any:
-        secrets.extend(_secret_values(settings, target.key))
-        name = "default"
+    async def one(api: Any, member: Any) -> Any:
+        definitions, problem = None, None
+        try:
+            definitions = fleet.definitions(member)
+        except DefinitionError as exc:
+            more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+            problem = f"the definitions do not load: {exc.problems[0]}{more}"
         return await gather(
             api,
-            name=name,
-            api_url=target.name,
+            name=member.name or "default",
+            api_url=member.target.name,
             definitions=definitions,
-            protect=settings.protect,
+            protect=member.options.protect,
             problem=problem,
             now=now,
         )
 
-    result = call_api(action, settings=settings, **options)
-    environments = [result]
-
-    def redact(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-
+    environments = [
+        EnvStatus(member.name or "default", member.target.name, "failing", {}, str(result))
+        if isinstance(result, WfsyncError)
+        else result
+        for member, result in fleet.run(one, parallel=4)
+    ]
     for env in environments:
         detail = (
             ", ".join(f"{n} to {v}" for v, n in env.counts.items())
             if env.state == "drifted"
             else env.error or ""
         )
-        click.echo(redact(f"{env.name}: {env.state}" + (f" ({detail})" if detail else "")))
+        click.echo(f"{env.name}: {env.state}" + (f" ({detail})" if detail else ""))
     if html_file:
-        write_file(html_file, redact(render_page(environments, now.strftime("%Y-%m-%d %H:%M UTC"))))
+        write_file(html_file, render_page(environments, now.strftime("%Y-%m-%d %H:%M UTC")))
         click.echo(f"Wrote the status page to {html_file}.")
