@@ -20,10 +20,12 @@ from wfsync.sync import ApplyResult
 __all__ = [
     "MARKER",
     "fleet_data",
+    "heading",
     "render_apply",
     "render_fleet_apply",
     "render_json",
     "render_markdown",
+    "render_plans",
     "render_text",
     "render_totals",
     "smoke_line",
@@ -239,6 +241,33 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
 
 
 # -- environments ------------------------------------------------------------------------------
+
+
+def heading(name: str | None, api_url: str, *, color: bool = False) -> str:
+    """``== staging (https://api.example.com) ==``: where an environment's section starts."""
+    return _paint(f"== {name} ({api_url}) ==", "bold", color)
+
+
+def render_plans(
+    sections: Sequence[tuple[str | None, str, Any]], *, named: bool, markdown: bool, color: bool = False
+) -> str:
+    """The plans of a command: (environment, API, plan or error) each. With environments,
+    each is headed by its name and API and the totals close the text; markdown gives each
+    environment its own comment (its own marker). The one account's error is not shown
+    here: it is the command's."""
+    parts = []
+    for name, api_url, result in sections:
+        if named and not markdown:
+            parts.append(heading(name, api_url, color=color) + "\n")
+        if not isinstance(result, Plan):
+            parts.append(f"Error: {result}\n" if named else "")
+        elif markdown:
+            parts.append(render_markdown(result))
+        else:
+            parts.append(render_text(result, color=color))
+    if named and not markdown:
+        parts.append(render_totals([(name, result) for name, _, result in sections], color=color) + "\n")
+    return "".join(parts)
 
 
 def render_totals(results: Sequence[tuple[str | None, Any]], *, color: bool = False) -> str:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-
-import click
 
 from wfsync.cli.app import connect, register_secrets, selected_patterns, setup_logging
 from wfsync.errors import ConfigError, WfsyncError
@@ -169,6 +167,26 @@ class Fleet:
             member.saved = saved
             self.members.append(member)
 
+    def check(self, results: Sequence[tuple[Member, Any]]) -> None:
+        """Fail (after everything was shown) naming each environment whose plan could not be
+        made or is over its safety limits (unless --force)."""
+        from wfsync.errors import UnsafePlan
+        from wfsync.plan import check_safety
+
+        problems = []
+        for member, result in results:
+            if not isinstance(result, WfsyncError) and not member.options.force:
+                try:
+                    check_safety(result, member.options.safety)
+                except UnsafePlan as exc:
+                    result = exc
+            if isinstance(result, WfsyncError):
+                problems.append((member.name, result))
+        if len(problems) == 1 and not self.named:
+            raise problems[0][1]
+        if problems:
+            raise WfsyncError("\n".join(f"{name}: {problem}" for name, problem in problems))
+
     def run(
         self,
         action: Callable[[Any, Member], Awaitable[Any]],
@@ -231,9 +249,3 @@ class Fleet:
 def _names(names: Any) -> str:
     shown = sorted(str(name) if name is not None else "the account" for name in names)
     return ", ".join(shown) or "no environment"
-
-
-def heading(member: Member, color: bool) -> str:
-    """``== staging (https://api.example.com) ==``: where an environment's section starts."""
-    text = f"== {member.name} ({member.target.name}) =="
-    return click.style(text, bold=True) if color else text

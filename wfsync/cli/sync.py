@@ -204,9 +204,7 @@ def plan(
     import os
 
     from wfsync import render
-    from wfsync.cli.fleet import Fleet, heading
-    from wfsync.errors import UnsafePlan
-    from wfsync.plan import check_safety
+    from wfsync.cli.fleet import Fleet
     from wfsync.saved import plan_data
     from wfsync.sync import plan_against
 
@@ -221,35 +219,16 @@ def plan(
     color = use_color() and not (as_json or markdown)
     if as_json:
         click.echo(json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False))
-    for member, result in results if not as_json else ():
-        if fleet.named and not markdown:
-            click.echo(heading(member, color))
-        if isinstance(result, WfsyncError):
-            if fleet.named:  # the one account's error is the command's, below
-                click.echo(f"Error: {result}")
-        elif markdown:
-            click.echo(render.render_markdown(result), nl=False)
-        else:
-            click.echo(render.render_text(result, color=color), nl=False, color=color)
-    if fleet.named and not (as_json or markdown):
-        click.echo(render.render_totals([(m.name, r) for m, r in results], color=color))
+    else:
+        sections = [(m.name, m.target.name, r) for m, r in results]
+        click.echo(render.render_plans(sections, named=fleet.named, markdown=markdown, color=color), nl=False)
     if out:
         write_file(out, json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
+    if summary_file := os.environ.get("GITHUB_STEP_SUMMARY"):
         write_file(summary_file, "".join(render.render_markdown(plan) for plan in plans), append=True)
     if notify:
         _notify(notify, notify_state, [(member.name, result) for member, result in results])
-    unsafe = []
-    for member, result in results:
-        if not isinstance(result, WfsyncError) and not member.options.force:
-            try:
-                check_safety(result, member.options.safety)
-            except UnsafePlan as exc:
-                unsafe.append(f"{member.name}: {exc}" if fleet.named else str(exc))
-    failed = [f"{m.name}: {r}" if fleet.named else str(r) for m, r in results if isinstance(r, WfsyncError)]
-    if failed or unsafe:
-        raise WfsyncError("\n".join(unsafe + failed) if fleet.named or unsafe else failed[0])
+    fleet.check(results)
     if detailed_exitcode and any(not plan.empty for plan in plans):
         raise SystemExit(2)
 
@@ -338,9 +317,9 @@ def apply(
     import signal
     import sys
 
-    from wfsync.cli.fleet import Fleet, heading
+    from wfsync.cli.fleet import Fleet
     from wfsync.errors import ConfigError
-    from wfsync.render import fleet_data, render_apply, render_fleet_apply
+    from wfsync.render import fleet_data, heading, render_apply, render_fleet_apply
     from wfsync.sync import apply_session
 
     fleet = Fleet(paths, given, plan_file)
@@ -354,7 +333,7 @@ def apply(
 
     async def one(api: Any, member: Any) -> Any:
         if fleet.named and not together:
-            click.echo(heading(member, color), file=out)
+            click.echo(heading(member.name, member.target.name, color=color), file=out)
         view = _View(out, color, f"[{member.name}] " if together else "", tty=out.isatty() and not together)
         try:
             result = await apply_session(
