@@ -1,0 +1,318 @@
+"""What ``wfsync doctor`` makes of a server's answers: their forms, the report, the recording.
+
+Everything here is pure. The probe (:mod:`wfsync.doctor_probe`) sends the requests and
+keeps each raw :class:`Exchange`; the functions below say which form of SPEC §1 an answer
+is in (each form named as the emulator's ``--dialect`` names it, so a recording can be
+replayed), and :class:`Report` holds one :class:`Finding` per question: what was found and
+what wfsync does about it.
+
+    >>> listing_envelope({"items": [], "total": 0})
+    'items'
+    >>> write_form(200, {"status": True, "message": "Workflow updated"})
+    'status'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from wfsync import shapes
+
+__all__ = [
+    "Exchange",
+    "Finding",
+    "Level",
+    "Report",
+    "date_offset",
+    "error_form",
+    "id_key",
+    "job_form",
+    "listing_envelope",
+    "mask_ids",
+    "recording",
+    "render",
+    "write_form",
+]
+
+Level = Literal["ok", "note", "problem"]
+
+# The response headers a recording keeps: what tells a form, never a cookie or a token.
+RECORDED_HEADERS = ("content-type", "date", "retry-after", "allow", "location", "www-authenticate")
+# Keys whose values are ids, masked in a recording (with every other place they appear).
+# An account's own ids (organizationId…) say whose account it is: masked too.
+ID_KEYS = ("id", "_id", "jobId", "workflowId", "workFlowId", "$oid", "organizationId", "accountId", "userId")
+RESULT_KEYS = frozenset({"acknowledged", "matchedCount", "modifiedCount", "deletedCount", "insertedCount"})
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer as they went over the wire (the key is never kept)."""
+
+    step: str
+    method: str
+    path: str
+    query: Mapping[str, str]
+    request_body: Any
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # decoded JSON, else the text, else None when empty
+    json: bool
+    received_at: float  # this machine's clock (epoch seconds) when the answer came
+    tls: str | None = None  # the TLS version, for an https answer
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One answer to one question: ``found`` on the server, ``action`` what wfsync does."""
+
+    topic: str
+    found: str
+    action: str = ""
+    level: Level = "ok"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every finding of a run, the dialect settings they amount to, and the exchanges."""
+
+    url: str
+    write: bool
+    findings: tuple[Finding, ...]
+    dialect: Mapping[str, str] = field(default_factory=dict)
+    exchanges: tuple[Exchange, ...] = ()
+
+    @property
+    def problems(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == "problem")
+
+    def found(self, topic: str) -> Finding | None:
+        return next((f for f in self.findings if f.topic == topic), None)
+
+
+# -- the forms ---------------------------------------------------------------------------------
+
+
+def listing_envelope(payload: Any) -> str:
+    """Where a listing holds its list: ``bare``, ``data``, ``items`` (the dialect's names), or
+    another key (``results``, ``data.workflows``…) the emulator has no setting for."""
+    if isinstance(payload, list):
+        return "bare"
+    if isinstance(payload, Mapping):
+        for name in shapes.ENVELOPE_KEYS:
+            inner = payload.get(name)
+            if isinstance(inner, list):
+                return name
+            if isinstance(inner, Mapping):
+                deeper = listing_envelope(inner)
+                return f"{name}.{deeper}" if deeper not in ("unknown", "bare") else "unknown"
+        named = next((n for n in ("workflows", "jobs") if isinstance(payload.get(n), list)), None)
+        if named:
+            return named
+    return "unknown"
+
+
+def id_key(item: Any) -> str | None:
+    """Which key holds a workflow's id: ``id``, ``_id``, ``workflowId``; None when none does."""
+    if isinstance(item, Mapping):
+        for name in ("id", "_id", "workflowId"):
+            if shapes.identity(item, name):
+                return name
+    return None
+
+
+def error_form(exchange: Exchange) -> str:
+    """An error answer's form: ``nest`` (NestJS: ``statusCode``, ``message``, ``error``),
+    ``string`` (a JSON object with a ``message``), ``text`` (not JSON), or ``other``."""
+    if not exchange.json:
+        return "text"
+    body = exchange.body
+    if isinstance(body, Mapping) and "statusCode" in body:
+        return "nest"
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str | list):
+        return "string"
+    return "other"
+
+
+def write_form(status: int, body: Any) -> str:
+    """A write's answer (PATCH, DELETE, schedule, cancel) in the dialect's words: ``empty``,
+    ``status``, ``update-result``, ``object`` (in ``data``), ``bare``; ``other`` otherwise."""
+    if status == 204 or body is None or body == "":
+        return "empty"
+    if not isinstance(body, Mapping):
+        return "other"
+    inner = body.get("data")
+    if isinstance(inner, Mapping) and RESULT_KEYS & set(inner):
+        return "update-result"
+    if RESULT_KEYS & set(body):
+        return "update-result"
+    if isinstance(inner, Mapping):
+        return "object"
+    if set(body) <= {"status", "message", "statusCode", "success"}:
+        return "status"
+    return "bare"
+
+
+def job_form(job: Any) -> str | None:
+    """``bullmq`` when a job's state is under ``state``, ``platform`` under ``status``."""
+    if not isinstance(job, Mapping):
+        return None
+    if isinstance(job.get("state"), str):
+        return "bullmq"
+    if isinstance(job.get("status"), str):
+        return "platform"
+    return None
+
+
+def date_offset(text: Any) -> int | None:
+    """The UTC offset, in minutes, an ISO date is written in; None when it is no such date."""
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    offset = at.utcoffset()
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
+def offset_text(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+# -- the report --------------------------------------------------------------------------------
+
+_MARK = {"ok": "ok", "note": "note", "problem": "PROBLEM"}
+
+
+def render(report: Report) -> str:
+    """The report as text: one line per finding, what wfsync does indented below it."""
+    mode = "read and write" if report.write else "read-only"
+    lines = [f"wfsync doctor: {report.url} ({mode})", ""]
+    width = max((len(f.topic) for f in report.findings), default=0)
+    for finding in report.findings:
+        lines.append(f"  {_MARK[finding.level]:<7} {finding.topic:<{width}}  {finding.found}")
+        if finding.action:
+            lines.append(f"  {'':<7} {'':<{width}}  -> {finding.action}")
+    lines.append("")
+    problems = len(report.problems)
+    if problems:
+        lines.append(f"{problems} problem{'s' * (problems != 1)} found.")
+    else:
+        lines.append("No problems found: wfsync can work with this API.")
+    return "\n".join(lines) + "\n"
+
+
+# -- the recording -----------------------------------------------------------------------------
+
+
+def _ids_in(value: Any, found: dict[str, None]) -> None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if key in ID_KEYS and isinstance(inner, str | int) and not isinstance(inner, bool):
+                found.setdefault(str(inner), None)
+            elif key == "cancelled" and isinstance(inner, list):
+                for item in inner:
+                    if isinstance(item, str | int):
+                        found.setdefault(str(item), None)
+            _ids_in(inner, found)
+    elif isinstance(value, list):
+        for item in value:
+            _ids_in(item, found)
+
+
+# The path segments after ``/v1/workflows`` that are the API's words, never an id.
+_FIXED_SEGMENTS = frozenset({"jobs", "run", "cancel", "schedule", "summary", "timeline", "report"})
+# Shorter ids are masked only where they are a whole value: "12" must not garble a date.
+MIN_EMBEDDED_ID = 8
+
+
+def collect_ids(exchanges: Iterable[Exchange]) -> list[str]:
+    """Every id the exchanges carry (in bodies and paths), in order of first appearance."""
+    found: dict[str, None] = {}
+    for exchange in exchanges:
+        _, marker, rest = exchange.path.partition("/v1/workflows/")
+        for segment in rest.split("/") if marker else ():
+            if segment and segment not in _FIXED_SEGMENTS:
+                found.setdefault(segment, None)
+        _ids_in(exchange.request_body, found)
+        _ids_in(exchange.body, found)
+    return list(found)
+
+
+def mask_ids(value: Any, placeholders: Mapping[str, str]) -> Any:
+    """``value`` with every id replaced by its placeholder (inside longer strings too, for an
+    id of MIN_EMBEDDED_ID characters or more)."""
+    if not placeholders:
+        return value
+    if isinstance(value, str):
+        if value in placeholders:
+            return placeholders[value]
+        long = sorted((k for k in placeholders if len(k) >= MIN_EMBEDDED_ID), key=len, reverse=True)
+        if not long:
+            return value
+        pattern = re.compile("|".join(map(re.escape, long)))
+        return pattern.sub(lambda m: placeholders[m.group(0)], value)
+    if isinstance(value, Mapping):
+        return {mask_ids(k, placeholders): mask_ids(v, placeholders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_ids(item, placeholders) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and str(value) in placeholders:
+        return placeholders[str(value)]
+    return value
+
+
+def recording(report: Report) -> dict[str, str]:
+    """The files of a recording, by name: one JSON file per exchange, ``dialect.json`` (what
+    ``wfsync emulator --dialect DIR`` reads) and ``report.json``. Ids become ``{id-N}``;
+    secrets are masked by the writer (every file goes through the redactor)."""
+    placeholders = {value: f"{{id-{n}}}" for n, value in enumerate(collect_ids(report.exchanges), 1)}
+    files: dict[str, str] = {}
+    width = len(str(len(report.exchanges)))
+    for n, exchange in enumerate(report.exchanges, 1):
+        document = {
+            "step": exchange.step,
+            "request": {
+                "method": exchange.method,
+                "path": "/".join(placeholders.get(part, part) for part in exchange.path.split("/")),
+                "query": dict(exchange.query),
+                "body": exchange.request_body,
+            },
+            "response": {
+                "status": exchange.status,
+                "headers": {k: v for k, v in exchange.headers.items() if k in RECORDED_HEADERS},
+                "json": exchange.json,
+                "body": exchange.body,
+            },
+        }
+        name = f"{n:0{width}d}-{exchange.step}.json"
+        files[name] = _dumps(mask_ids(document, placeholders))
+    files["dialect.json"] = _dumps(dict(report.dialect))
+    summary = {
+        "url": report.url,
+        "write": report.write,
+        "findings": [
+            {"topic": f.topic, "level": f.level, "found": f.found, "action": f.action}
+            for f in report.findings
+        ],
+    }
+    files["report.json"] = _dumps(mask_ids(summary, placeholders))
+    return files
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def dialect_spec(dialect: Mapping[str, str]) -> str:
+    """The settings as ``wfsync emulator --dialect`` takes them on the command line."""
+    return ",".join(f"{k}={v}" for k, v in dialect.items())
+
+
+def first(items: Sequence[Any]) -> Any:
+    return items[0] if items else None
