@@ -435,13 +435,11 @@ class _Probe:
                     "plan and pull work; apply, run and cancel need a key with workflows:write",
                     "problem",
                 )
+            elif exchange is None:
+                action = "it may have been made: wfsync looks before creating again, as the clean-up does"
+                self.add("create", _no_answer(error), action, "problem")
             else:
-                self.add(
-                    "create",
-                    _no_answer(error) if exchange is None else f"refused: {error}",
-                    "apply's creates would fail",
-                    "problem",
-                )
+                self.add("create", f"refused: {error}", "apply's creates would fail", "problem")
             return
         self.add(
             "write scope", f"the key has workflows:write (a create answered {exchange.status})", "apply works"
@@ -694,7 +692,7 @@ def _no_answer(error: ApiError | None) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {cause.reason or cause}"
         cause = cause.__cause__ or cause.__context__
-    return f"no answer: {error}" if error else "no answer"
+    return str(error) if error else "no answer"  # "GET …: no answer: could not connect to …"
 
 
 def _items(exchange: Exchange | None) -> list[Any] | None:

@@ -1,0 +1,383 @@
+"""``wfsync doctor`` against the emulator over loopback, in several dialects: the report,
+the account left as it was, the recording (masked, and replayable by the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import FAST_JOBS
+from wfsync import doctor
+from wfsync.api import ApiClient
+from wfsync.cli import main
+from wfsync.doctor_probe import PROBE_TITLE, examine
+from wfsync.emulator.config import SCOPES, Dialect, EmulatorConfig, Faults, parse_dialect
+from wfsync.emulator.server import EmulatorServer
+from wfsync.errors import EmulatorConfigError
+
+KEY = "sk-doctor-Zq81xKeyThatMustNeverShow"
+READ_ONLY = "sk-doctor-ReadOnly-7b3fKeyNeverShown"
+HOOK_SECRET = "hook-secret-4c9e1aa7"
+FULL_DIALECT = (
+    "envelope=items,id=_id,page-cap=3,total=no,errors=text,writes=update-result,"
+    "titles=unique,defaults=yes,jobs=bullmq,offset=+05:30"
+)
+Start = Callable[..., EmulatorServer]
+
+
+def config(spec: str = "") -> EmulatorConfig:
+    keys = {KEY: SCOPES, READ_ONLY: frozenset({"workflows:read"})}
+    return EmulatorConfig(keys=keys, dialect=parse_dialect([spec] if spec else []), timing=FAST_JOBS)
+
+
+def seed(server: EmulatorServer, count: int) -> None:
+    for n in range(count):
+        server.store.create_workflow(
+            {"title": f"Campaign {n}", "callbackUrl": f"https://crm.example.com/hooks/{HOOK_SECRET}/{n}"}
+        )
+
+
+def state(server: EmulatorServer) -> list[tuple[str, str]]:
+    return sorted((w["id"], w["title"]) for w in server.store.list_workflows(0, 1 << 30)[0])
+
+
+def run(*args: str, key: str = KEY) -> Result:
+    return CliRunner().invoke(main, ["doctor", *args], env={"WFSYNC_API_KEY": key}, catch_exceptions=False)
+
+
+def line(result: Result, topic: str) -> str:
+    """Every finding on ``topic``: ``LEVEL TOPIC FOUND -> ACTION``, spaces collapsed."""
+    lines = result.output.splitlines()
+    found = []
+    for n, text in enumerate(lines):
+        words = " ".join(text.split())
+        level, _, rest = words.partition(" ")
+        if level in ("ok", "note", "PROBLEM") and rest.startswith(topic + " "):
+            follow = (
+                lines[n + 1].strip() if n + 1 < len(lines) and lines[n + 1].strip().startswith("->") else ""
+            )
+            found.append(" ".join(f"{words} {follow}".split()))
+    assert found, f"no {topic!r} line in:\n{result.output}"
+    return " | ".join(found)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("WFSYNC_API_URL", "INDIGENIUS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+class TestReadOnly:
+    def test_the_report_of_the_default_dialect(self, start_emulator: Start) -> None:
+        server = start_emulator(config())
+        seed(server, 3)
+        before = state(server)
+        result = run("--api-url", server.url)
+        assert result.exit_code == 0, result.output
+        assert "ok connection plain http to this machine (no TLS)" in line(result, "connection")
+        assert "ok key accepted, with workflows:read" in line(result, "key")
+        assert "the list under 'data' -> wfsync reads it" in line(result, "listing")
+        assert "under 'id'" in line(result, "ids")
+        assert "stated (3), and it matches the listing" in line(result, "total")
+        assert "page and limit honoured" in line(result, "paging")
+        assert "404 for an unknown workflow, JSON in NestJS's form" in line(result, "errors")
+        assert "note write scope not checked -> --write checks it" in line(result, "write scope")
+        assert "as it was: the same 3 workflows in the final listing" in line(result, "account")
+        assert "in step with the server's Date" in line(result, "clock")
+        assert result.output.endswith("No problems found: wfsync can work with this API.\n")
+        assert state(server) == before
+        assert server.served.get("POST create_workflow", 0) == 0  # read-only: nothing written
+
+    def test_a_capped_page_without_a_total(self, start_emulator: Start) -> None:
+        server = start_emulator(config("envelope=bare,page-cap=2,total=no,errors=string"))
+        seed(server, 5)
+        result = run("--api-url", server.url)
+        assert result.exit_code == 0, result.output
+        assert "a bare JSON array" in line(result, "listing")
+        assert "capped at 2 (asked for 100) -> wfsync asks for 100 and follows the cap" in line(
+            result, "page size"
+        )
+        assert "not stated -> wfsync stops at a page shorter than the first, or empty" in line(
+            result, "total"
+        )
+        assert "a JSON object with a message" in line(result, "errors")
+        assert "same 5 workflows" in line(result, "account")
+
+    def test_too_few_workflows_to_tell_paging(self, start_emulator: Start) -> None:
+        server = start_emulator(config())
+        seed(server, 1)
+        result = run("--api-url", server.url)
+        assert "page and limit not checked: fewer than 2 workflows" in line(result, "paging")
+        assert "no cap seen" in line(result, "page size")
+
+
+WRITE_DIALECTS = {
+    "default": ("", {"envelope": "data", "id": "id", "total": "yes", "errors": "nest", "writes": "object"}),
+    "full": (
+        FULL_DIALECT,
+        {
+            "envelope": "items",
+            "id": "_id",
+            "page-cap": "3",
+            "total": "no",
+            "errors": "text",
+            "writes": "update-result",
+            "titles": "unique",
+            "defaults": "yes",
+            "jobs": "bullmq",
+            "offset": "+05:30",
+        },
+    ),
+    "status": (
+        "envelope=bare,writes=status,errors=string",
+        {"envelope": "bare", "writes": "status", "errors": "string"},
+    ),
+    "empty": ("writes=empty,id=_id,total=no", {"writes": "empty", "id": "_id", "total": "no"}),
+}
+
+
+class TestWrite:
+    @pytest.mark.parametrize("name", sorted(WRITE_DIALECTS))
+    def test_write_leaves_the_account_as_it_was_and_records(
+        self, name: str, start_emulator: Start, tmp_path: Path
+    ) -> None:
+        spec, expected = WRITE_DIALECTS[name]
+        server = start_emulator(config(spec))
+        seed(server, 5)
+        before = state(server)
+        record = tmp_path / "recording"
+        result = run("--api-url", server.url, "--write", "--record", str(record))
+        assert result.exit_code == 0, result.output
+        assert state(server) == before
+        assert server.served["POST create_workflow"] >= 2  # the probe and the same-title check
+        assert "as it was: the same 5 workflows" in line(result, "account")
+        for topic in ("PATCH", "DELETE", "cancel"):
+            assert "-> wfsync relies on the status code" in line(result, topic)
+        dialect = json.loads((record / "dialect.json").read_text())
+        assert {k: dialect[k] for k in expected} == expected
+        # The recording's form settings start an emulator answering the same way.
+        assert parse_dialect([str(record)]) == parse_dialect([doctor.dialect_spec(dialect)])
+
+    def test_the_full_dialect_is_reported_form_by_form(self, start_emulator: Start) -> None:
+        server = start_emulator(config(FULL_DIALECT))
+        seed(server, 4)
+        result = run("--api-url", server.url, "--write")
+        assert result.exit_code == 0, result.output
+        assert "a MongoDB update result -> wfsync relies on the status code" in line(result, "PATCH")
+        assert "without a job id" in line(result, "schedule")
+        assert "unique: a second create with a title in use is refused (409)" in line(result, "titles")
+        assert "fills in fields a body leaves out (webhook: {})" in line(result, "defaults")
+        assert "in BullMQ words -> wfsync reads delayed as scheduled" in line(result, "jobs")
+        assert "written in +05:30 -> wfsync compares instants" in line(result, "dates")
+        assert "plain text" in line(result, "errors")
+
+    def test_the_recording_masks_the_key_secrets_and_ids(
+        self, start_emulator: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        server = start_emulator(config())
+        seed(server, 3)
+        ids = [workflow_id for workflow_id, _ in state(server)]
+        (tmp_path / "workflows").mkdir()
+        (tmp_path / "workflows" / "a.yaml").write_text(
+            "workflows:\n  - title: Campaign 0\n    callbackUrl: https://crm.example.com/hooks/${HOOK_TOKEN}/0\n"
+        )
+        monkeypatch.setenv("HOOK_TOKEN", HOOK_SECRET)
+        record = tmp_path / "recording"
+        result = run("--api-url", server.url, "--write", "--record", str(record))
+        assert result.exit_code == 0, result.output
+        text = "".join(path.read_text() for path in sorted(record.iterdir()))
+        assert KEY not in text and KEY not in result.output
+        assert HOOK_SECRET not in text and "${HOOK_TOKEN}" in text
+        for workflow_id in ids:
+            assert workflow_id not in text
+        assert "org_" not in text  # the account's own id
+        assert '"/v1/workflows/{id-' in text and '"id": "{id-' in text
+        exchanges = [json.loads(p.read_text()) for p in sorted(record.glob("[0-9]*.json"))]
+        assert [e["step"] for e in exchanges][:2] == ["list", "list-all"]
+        assert {e["request"]["method"] for e in exchanges} == {"GET", "POST", "PATCH", "DELETE"}
+        assert all(set(e["response"]["headers"]) <= set(doctor.RECORDED_HEADERS) for e in exchanges)
+        assert f"Recorded {len(exchanges)} exchanges in {record}" in result.output
+
+    def test_a_recording_replays_in_the_emulator(self, start_emulator: Start, tmp_path: Path) -> None:
+        recorded = start_emulator(config(FULL_DIALECT))
+        seed(recorded, 4)
+        assert run("--api-url", recorded.url, "--write", "--record", str(tmp_path / "one")).exit_code == 0
+        replay = start_emulator(
+            EmulatorConfig(
+                keys={KEY: SCOPES}, dialect=parse_dialect([str(tmp_path / "one")]), timing=FAST_JOBS
+            )
+        )
+        seed(replay, 4)
+        result = run("--api-url", replay.url, "--write", "--record", str(tmp_path / "two"))
+        assert result.exit_code == 0, result.output
+        first = json.loads((tmp_path / "one" / "dialect.json").read_text())
+        assert json.loads((tmp_path / "two" / "dialect.json").read_text()) == first
+        assert len(first) == 10  # every setting the emulator has was seen
+
+    def test_a_record_folder_must_be_new_or_empty(self, start_emulator: Start, tmp_path: Path) -> None:
+        server = start_emulator(config())
+        (tmp_path / "old").mkdir()
+        (tmp_path / "old" / "01-list.json").write_text("{}")
+        result = run("--api-url", server.url, "--record", str(tmp_path / "old"))
+        assert result.exit_code == 1
+        assert (
+            result.output == f"Error: {tmp_path / 'old'} is not empty: --record needs a new or empty folder\n"
+        )
+        assert server.served == {}
+
+    def test_a_create_whose_answer_is_lost_is_deleted_after(self, start_emulator: Start) -> None:
+        server = start_emulator(
+            EmulatorConfig(keys={KEY: SCOPES}, faults=Faults(drop_create=1.0), timing=FAST_JOBS)
+        )
+        seed(server, 2)
+        before = state(server)
+        result = run("--api-url", server.url, "--write")
+        assert result.exit_code == 1
+        assert "PROBLEM create POST /v1/workflows: no answer" in line(result, "create")
+        assert "same 2 workflows" in line(result, "account")
+        assert state(server) == before  # created by the lost create, found by title, deleted
+
+
+class TestRefusals:
+    def test_a_refused_key(self, start_emulator: Start) -> None:
+        server = start_emulator(config())
+        result = run("--api-url", server.url, key="sk-doctor-Unknown-91d2Key")
+        assert result.exit_code == 1
+        assert "PROBLEM key refused (401) -> check WFSYNC_API_KEY" in line(result, "key")
+        assert "sk-doctor-Unknown-91d2Key" not in result.output
+        assert result.output.endswith("Error: wfsync doctor found 1 problem(s)\n")
+
+    def test_a_read_only_key_with_write(self, start_emulator: Start, tmp_path: Path) -> None:
+        server = start_emulator(config())
+        seed(server, 2)
+        before = state(server)
+        result = run("--api-url", server.url, "--write", "--record", str(tmp_path / "r"), key=READ_ONLY)
+        assert result.exit_code == 1
+        assert "the key lacks workflows:write (403)" in line(result, "write scope")
+        assert "apply, run and cancel need a key with workflows:write" in line(result, "write scope")
+        assert "same 2 workflows" in line(result, "account")
+        assert state(server) == before
+        assert READ_ONLY not in "".join(p.read_text() for p in (tmp_path / "r").iterdir())
+
+    def test_plain_http_beyond_this_machine_is_refused(self) -> None:
+        result = run("--api-url", "http://192.0.2.10:8787")
+        assert result.exit_code == 1
+        assert result.output == (
+            "Error: refusing to send the API key over plain http to 192.0.2.10: use https "
+            "(or --allow-insecure-http on a network you trust)\n"
+        )
+
+    def test_an_unreachable_url(self) -> None:
+        with socket.socket() as sock:  # a port nothing listens on once closed
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        result = run("--api-url", f"http://127.0.0.1:{port}")
+        assert result.exit_code == 1
+        assert line(result, "connection") == (
+            "PROBLEM connection GET /v1/workflows?page=1&limit=100: no answer: could not connect to "
+            f"http://127.0.0.1:{port} (after 5 attempts) -> nothing else can be checked"
+        )
+
+
+class TestClock:
+    def test_a_clock_ahead_of_the_server(self, start_emulator: Start) -> None:
+        server = start_emulator(config())
+
+        async def probe() -> doctor.Report:
+            async with ApiClient.connect(server.url, KEY) as api:
+                return await examine(api, url=server.url, wall_clock=lambda: time.time() + 180)
+
+        report = asyncio.run(probe())
+        finding = report.found("clock")
+        assert finding is not None and finding.level == "note"
+        assert finding.found == "this machine is 3 min ahead of the server"
+        assert "wfsync judges a schedule past by this machine's clock" in finding.action
+
+    def test_an_hour_behind_is_a_problem(self, start_emulator: Start) -> None:
+        server = start_emulator(config())
+
+        async def probe() -> doctor.Report:
+            async with ApiClient.connect(server.url, KEY) as api:
+                return await examine(api, url=server.url, wall_clock=lambda: time.time() - 3600)
+
+        finding = asyncio.run(probe()).found("clock")
+        assert finding is not None and finding.level == "problem"
+        assert finding.found == "this machine is 60 min behind the server"
+
+
+class TestForms:
+    @pytest.mark.parametrize(
+        ("status", "body", "form"),
+        [
+            (204, None, "empty"),
+            (200, {"status": True, "message": "Workflow updated"}, "status"),
+            (200, {"status": True, "data": {"acknowledged": True, "matchedCount": 1}}, "update-result"),
+            (200, {"status": True, "message": "ok", "data": {"id": "a1", "title": "T"}}, "object"),
+            (200, {"id": "a1", "title": "T"}, "bare"),
+            (200, [1, 2], "other"),
+        ],
+    )
+    def test_write_forms(self, status: int, body: Any, form: str) -> None:
+        assert doctor.write_form(status, body) == form
+
+    @pytest.mark.parametrize(
+        ("payload", "envelope"),
+        [
+            ([], "bare"),
+            ({"data": [], "pagination": {}}, "data"),
+            ({"items": []}, "items"),
+            ({"data": {"workflows": []}}, "data.workflows"),
+            ({"results": []}, "results"),
+            ({"message": "hi"}, "unknown"),
+        ],
+    )
+    def test_listing_envelopes(self, payload: Any, envelope: str) -> None:
+        assert doctor.listing_envelope(payload) == envelope
+
+    def test_an_unknown_envelope_is_read_but_not_a_dialect_setting(self) -> None:
+        assert "results" not in Dialect.__dataclass_fields__["envelope"].type
+
+    def test_a_short_id_is_masked_only_as_a_whole_value(self) -> None:
+        masked = doctor.mask_ids({"id": "12", "createdAt": "2026-12-12T00:00:00Z"}, {"12": "{id-1}"})
+        assert masked == {"id": "{id-1}", "createdAt": "2026-12-12T00:00:00Z"}
+        long_id = "65a1b2c3d4e5f6a7b8c9d0e1"
+        assert doctor.mask_ids(f"https://x/{long_id}/y", {long_id: "{id-1}"}) == "https://x/{id-1}/y"
+
+    def test_probe_titles_are_distinctive(self) -> None:
+        assert PROBE_TITLE == "wfsync doctor probe"
+
+
+class TestDialectFile:
+    def test_a_file_and_a_folder(self, tmp_path: Path) -> None:
+        (tmp_path / "dialect.json").write_text(json.dumps({"envelope": "items", "page-cap": 7}))
+        expected = Dialect(envelope="items", page_cap=7)
+        assert parse_dialect([str(tmp_path / "dialect.json")]) == expected
+        assert parse_dialect([str(tmp_path)]) == expected
+        assert parse_dialect([str(tmp_path), "page-cap=3"]) == Dialect(envelope="items", page_cap=3)
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ("[1]", "expected an object of settings"),
+            ("{", "not JSON"),
+            ('{"envelope": "soap"}', "dialect envelope: 'soap' is not one of data, items, bare"),
+            ('{"envelope": "items,total=no"}', "is not a setting"),
+        ],
+    )
+    def test_a_bad_file(self, tmp_path: Path, content: str, message: str) -> None:
+        (tmp_path / "d.json").write_text(content)
+        with pytest.raises(EmulatorConfigError, match=message):
+            parse_dialect([str(tmp_path / "d.json")])
+
+    def test_a_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(EmulatorConfigError, match="nor a readable file"):
+            parse_dialect([str(tmp_path / "nothing.json")])
