@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -188,15 +189,15 @@ class TestWrite:
         ids = [workflow_id for workflow_id, _ in state(server)]
         (tmp_path / "workflows").mkdir()
         (tmp_path / "workflows" / "a.yaml").write_text(
-            "workflows:\n  - title: Campaign 0\n    callbackUrl: https://crm.example.com/hooks/${HOOK_TOKEN}/0\n"
+            "workflows:\n  - title: Campaign 0\n    callbackUrl: https://crm.example.com/hooks/${CRM_HOOK_PATH}/0\n"
         )
-        monkeypatch.setenv("HOOK_TOKEN", HOOK_SECRET)
+        monkeypatch.setenv("CRM_HOOK_PATH", HOOK_SECRET)
         record = tmp_path / "recording"
         result = run("--api-url", server.url, "--write", "--record", str(record))
         assert result.exit_code == 0, result.output
         text = "".join(path.read_text() for path in sorted(record.iterdir()))
         assert KEY not in text and KEY not in result.output
-        assert HOOK_SECRET not in text and "${HOOK_TOKEN}" in text
+        assert HOOK_SECRET not in text and "${CRM_HOOK_PATH}" in text
         for workflow_id in ids:
             assert workflow_id not in text
         assert "org_" not in text  # the account's own id
@@ -286,6 +287,24 @@ class TestRefusals:
             "PROBLEM connection GET /v1/workflows?page=1&limit=100: no answer: could not connect to "
             f"http://127.0.0.1:{port} (after 5 attempts) -> nothing else can be checked"
         )
+
+
+class TestTls:
+    def test_a_certificate_refused_is_named(self) -> None:
+        from wfsync.doctor_probe import _no_answer
+        from wfsync.errors import TransportError
+
+        refused = ssl.SSLCertVerificationError(1, "certificate verify failed")
+        refused.verify_message = "self-signed certificate"
+        error = TransportError("GET", "/v1/workflows", None, ["could not connect to https://api.test"])
+        try:
+            try:
+                raise refused
+            except ssl.SSLError as exc:
+                raise error from exc
+        except TransportError as exc:
+            shown = _no_answer(exc)
+        assert shown == "TLS: the certificate was not accepted (self-signed certificate)"
 
 
 class TestClock:

@@ -688,7 +688,8 @@ def _no_answer(error: ApiError | None) -> str:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS: the certificate was not accepted ({cause.verify_message})"
+            reason = getattr(cause, "verify_message", None) or cause.reason or cause
+            return f"TLS: the certificate was not accepted ({reason})"
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {cause.reason or cause}"
         cause = cause.__cause__ or cause.__context__
