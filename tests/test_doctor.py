@@ -144,6 +144,19 @@ WRITE_DIALECTS = {
     ),
     "empty": ("writes=empty,id=_id,total=no", {"writes": "empty", "id": "_id", "total": "no"}),
 }
+# Every setting of the emulator's dialect alone: doctor names each as the emulator does.
+EACH_SETTING = [
+    *(f"envelope={v}" for v in ("data", "items", "bare")),
+    "id=_id",
+    "page-cap=3",
+    "total=no",
+    *(f"errors={v}" for v in ("nest", "string", "text")),
+    *(f"writes={v}" for v in ("object", "bare", "status", "update-result", "empty")),
+    "titles=unique",
+    "defaults=yes",
+    "jobs=bullmq",
+    "offset=+05:30",
+]
 
 
 class TestWrite:
@@ -167,6 +180,20 @@ class TestWrite:
         assert {k: dialect[k] for k in expected} == expected
         # The recording's form settings start an emulator answering the same way.
         assert parse_dialect([str(record)]) == parse_dialect([doctor.dialect_spec(dialect)])
+
+    @pytest.mark.parametrize("setting", EACH_SETTING)
+    def test_each_setting_is_found(self, setting: str, start_emulator: Start, tmp_path: Path) -> None:
+        server = start_emulator(config(setting))
+        seed(server, 5)
+        before = state(server)
+        read_only = run("--api-url", server.url)
+        assert read_only.exit_code == 0, read_only.output
+        assert "as it was: the same 5 workflows" in line(read_only, "account")
+        result = run("--api-url", server.url, "--write", "--record", str(tmp_path / "r"))
+        assert result.exit_code == 0, result.output
+        assert state(server) == before
+        name, _, value = setting.partition("=")
+        assert json.loads((tmp_path / "r" / "dialect.json").read_text())[name] == value
 
     def test_the_full_dialect_is_reported_form_by_form(self, start_emulator: Start) -> None:
         server = start_emulator(config(FULL_DIALECT))
@@ -248,7 +275,30 @@ class TestWrite:
         assert state(server) == before  # created by the lost create, found by title, deleted
 
 
+def html_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def listing(request: Request) -> HTMLResponse:
+        return HTMLResponse("<html><title>Maintenance</title></html>")
+
+    return Starlette(routes=[Route("/v1/workflows", listing)])
+
+
 class TestRefusals:
+    def test_an_answer_that_is_not_a_listing(self) -> None:
+        from wfsync.emulator.server import AppServer
+
+        with AppServer(html_app()) as server:
+            result = run("--api-url", server.url, "--write")
+        assert result.exit_code == 1
+        assert line(result, "listing") == (
+            "PROBLEM listing no list in the answer (not JSON) -> wfsync cannot read this listing"
+        )
+        assert "write scope" not in result.output  # nothing written to a server not understood
+
     def test_a_refused_key(self, start_emulator: Start) -> None:
         server = start_emulator(config())
         result = run("--api-url", server.url, key="sk-doctor-Unknown-91d2Key")
@@ -305,6 +355,23 @@ class TestTls:
         except TransportError as exc:
             shown = _no_answer(exc)
         assert shown == "TLS: the certificate was not accepted (self-signed certificate)"
+
+
+class TestAccount:
+    def test_a_final_listing_that_differs_names_what_is_new(self) -> None:
+        from wfsync.doctor_probe import Recorder, _Probe
+        from wfsync.shapes import LiveWorkflow
+
+        class Listing:
+            async def list_workflows(self) -> list[LiveWorkflow]:
+                return [LiveWorkflow("a1", "Kept", {}), LiveWorkflow("b2", f"{PROBE_TITLE} x", {})]
+
+        probe = _Probe(Listing(), Recorder(), "https://api.test", time.time)  # type: ignore[arg-type]
+        probe.before = [("a1", "Kept", "{}")]
+        asyncio.run(probe.account())
+        (finding,) = probe.findings
+        assert finding.level == "problem"
+        assert finding.found == f"the final listing differs from the first (new: '{PROBE_TITLE} x')"
 
 
 class TestClock:
