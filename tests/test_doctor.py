@@ -19,7 +19,8 @@ from tests.conftest import FAST_JOBS
 from wfsync import doctor
 from wfsync.api import ApiClient
 from wfsync.cli import main
-from wfsync.doctor_probe import PROBE_TITLE, examine
+from wfsync.doctor_probe import examine
+from wfsync.doctor_writes import PROBE_TITLE
 from wfsync.emulator.config import SCOPES, Dialect, EmulatorConfig, Faults, parse_dialect
 from wfsync.emulator.server import EmulatorServer
 from wfsync.errors import EmulatorConfigError
@@ -341,7 +342,7 @@ class TestRefusals:
 
 class TestTls:
     def test_a_certificate_refused_is_named(self) -> None:
-        from wfsync.doctor_probe import _no_answer
+        from wfsync.doctor import no_answer
         from wfsync.errors import TransportError
 
         refused = ssl.SSLCertVerificationError(1, "certificate verify failed")
@@ -353,20 +354,20 @@ class TestTls:
             except ssl.SSLError as exc:
                 raise error from exc
         except TransportError as exc:
-            shown = _no_answer(exc)
+            shown = no_answer(exc)
         assert shown == "TLS: the certificate was not accepted (self-signed certificate)"
 
 
 class TestAccount:
     def test_a_final_listing_that_differs_names_what_is_new(self) -> None:
-        from wfsync.doctor_probe import Recorder, _Probe
+        from wfsync.doctor_probe import Probe, Recorder
         from wfsync.shapes import LiveWorkflow
 
         class Listing:
             async def list_workflows(self) -> list[LiveWorkflow]:
                 return [LiveWorkflow("a1", "Kept", {}), LiveWorkflow("b2", f"{PROBE_TITLE} x", {})]
 
-        probe = _Probe(Listing(), Recorder(), "https://api.test", time.time)  # type: ignore[arg-type]
+        probe = Probe(Listing(), Recorder(), "https://api.test", time.time)  # type: ignore[arg-type]
         probe.before = [("a1", "Kept", "{}")]
         asyncio.run(probe.account())
         (finding,) = probe.findings

@@ -16,24 +16,33 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import ssl
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from wfsync import shapes
+from wfsync.errors import ApiError
 
 __all__ = [
+    "WRITE_FORMS",
     "Exchange",
     "Finding",
     "Level",
     "Report",
+    "answer_id",
     "date_offset",
+    "dialect_spec",
     "error_form",
     "id_key",
+    "items_of",
     "job_form",
+    "jobs_of",
     "listing_envelope",
     "mask_ids",
+    "no_answer",
+    "one_of",
     "recording",
     "render",
     "write_form",
@@ -46,6 +55,15 @@ RECORDED_HEADERS = ("content-type", "date", "retry-after", "allow", "location", 
 # Keys whose values are ids, masked in a recording (with every other place they appear).
 # An account's own ids (organizationId…) say whose account it is: masked too.
 ID_KEYS = ("id", "_id", "jobId", "workflowId", "workFlowId", "$oid", "organizationId", "accountId", "userId")
+# How a report describes each write form.
+WRITE_FORMS = {
+    "empty": "no body",
+    "status": 'only {"status", "message"}',
+    "update-result": "a MongoDB update result",
+    "object": "the object in an envelope",
+    "bare": "the object, bare",
+    "other": "a body in no known form",
+}
 RESULT_KEYS = frozenset({"acknowledged", "matchedCount", "modifiedCount", "deletedCount", "insertedCount"})
 
 
@@ -185,6 +203,59 @@ def offset_text(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+# -- reading an exchange ---------------------------------------------------------------------
+
+
+def no_answer(error: ApiError | None) -> str:
+    """What went wrong when no answer came: a TLS failure named, else the error itself."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = getattr(cause, "verify_message", None) or cause.reason or cause
+            return f"TLS: the certificate was not accepted ({reason})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or cause}"
+        cause = cause.__cause__ or cause.__context__
+    return str(error) if error else "no answer"  # "GET …: no answer: could not connect to …"
+
+
+def items_of(exchange: Exchange | None) -> list[Any] | None:
+    """The list a successful listing answer holds; None for anything else."""
+    if exchange is None or exchange.status >= 300:
+        return None
+    found = shapes.unwrap(exchange.body, lists=("workflows", "jobs"))
+    return found if isinstance(found, list) else None
+
+
+def one_of(exchange: Exchange | None) -> Mapping[str, Any]:
+    """The object a successful answer holds, bare or in an envelope; empty otherwise."""
+    if exchange is None or exchange.status >= 300:
+        return {}
+    found = shapes.unwrap(exchange.body)
+    return found if isinstance(found, Mapping) else {}
+
+
+def answer_id(body: Any, names: tuple[str, ...] = ("id", "_id", "workflowId")) -> str | None:
+    """The id an answer carries, bare or in an envelope."""
+    for candidate in (body, shapes.unwrap(body)):
+        if isinstance(candidate, Mapping):
+            found = shapes.identity(candidate, *names)
+            if found:
+                return found
+    return None
+
+
+def jobs_of(raw: list[Any]) -> list[shapes.Job]:
+    """The jobs of a listing that read as jobs (the others say nothing here)."""
+    jobs = []
+    for item in raw:
+        try:
+            jobs.append(shapes.job_from(item))
+        except shapes.ShapeError:
+            continue
+    return jobs
+
+
 # -- the report --------------------------------------------------------------------------------
 
 _MARK = {"ok": "ok", "note": "note", "problem": "PROBLEM"}
@@ -312,7 +383,3 @@ def _dumps(value: Any) -> str:
 def dialect_spec(dialect: Mapping[str, str]) -> str:
     """The settings as ``wfsync emulator --dialect`` takes them on the command line."""
     return ",".join(f"{k}={v}" for k, v in dialect.items())
-
-
-def first(items: Sequence[Any]) -> Any:
-    return items[0] if items else None

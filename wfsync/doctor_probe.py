@@ -2,10 +2,9 @@
 
 Read-only unless asked: the listing (as wfsync asks for it, then with small pages to see
 which paging parameters are honoured), an unknown workflow and job (the error form), a
-workflow's jobs, and every answer's ``Date`` (the clock). With ``write`` it also creates a
-workflow with a distinctive title, PATCHes it, schedules a run a year ahead, cancels it and
-deletes the workflow, then lists again: the account must be as it was. Whatever is left
-half done (an answer lost, a step refused) is cleaned up, and what could not be is named.
+workflow's jobs, and every answer's ``Date`` (the clock). With ``write`` it also takes a
+temporary workflow through every write (:mod:`wfsync.doctor_writes`). Then it lists
+again: the account must be as the first listing found it.
 
 Requests go through the client's transport (its retries, its error mapping); an httpx
 response hook keeps each raw exchange, which is what the forms are read from.
@@ -17,12 +16,9 @@ from __future__ import annotations
 
 import email.utils
 import json
-import secrets
-import ssl
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from wfsync import safejson, shapes
@@ -34,11 +30,13 @@ from wfsync.doctor import (
     date_offset,
     error_form,
     id_key,
+    items_of,
     job_form,
     listing_envelope,
+    no_answer,
     offset_text,
-    write_form,
 )
+from wfsync.doctor_writes import write_phase
 from wfsync.errors import ApiError, WfsyncError
 
 if TYPE_CHECKING:
@@ -46,9 +44,8 @@ if TYPE_CHECKING:
 
     from wfsync.api import ApiClient
 
-__all__ = ["PROBE_TITLE", "Recorder", "examine"]
+__all__ = ["Probe", "Recorder", "examine"]
 
-PROBE_TITLE = "wfsync doctor probe"
 LIMIT = 100
 UNKNOWN_ID = "000000000000000000000000"  # shaped like an ObjectId, held by nothing
 CLOCK_TOLERANCE = 2.0  # seconds: a Date header has whole seconds
@@ -64,14 +61,6 @@ ERROR_FORMS = {
     "string": "a JSON object with a message",
     "text": "plain text",
     "other": "JSON without a message",
-}
-WRITE_FORMS = {
-    "empty": "no body",
-    "status": 'only {"status", "message"}',
-    "update-result": "a MongoDB update result",
-    "object": "the object in an envelope",
-    "bare": "the object, bare",
-    "other": "a body in no known form",
 }
 
 
@@ -126,7 +115,7 @@ class _Stop(Exception):
     """The probe cannot go on (no answer, a refused key): the report so far is the answer."""
 
 
-class _Probe:
+class Probe:
     def __init__(self, api: ApiClient, recorder: Recorder, url: str, wall_clock: Callable[[], float]) -> None:
         self.api = api
         self.recorder = recorder
@@ -166,7 +155,7 @@ class _Probe:
             params = {"page": 1, "limit": limit} if limit else None
             answer, error = await self.ask("list", "GET", "/v1/workflows", params=params)
             if answer is None:
-                self.add("connection", _no_answer(error), "nothing else can be checked", "problem")
+                self.add("connection", no_answer(error), "nothing else can be checked", "problem")
                 raise _Stop
             exchange = answer
             if exchange.status != 400:
@@ -286,8 +275,8 @@ class _Probe:
             return
         one, _ = await self.ask("page-1", "GET", "/v1/workflows", params={"page": 1, "limit": 1})
         two, _ = await self.ask("page-2", "GET", "/v1/workflows", params={"page": 2, "limit": 1})
-        first = _items(one)
-        second = _items(two)
+        first = items_of(one)
+        second = items_of(two)
         limit_ok = first is not None and len(first) == 1
         page_ok = first is not None and second is not None and bool(second) and second[:1] != first[:1]
         if limit_ok and page_ok:
@@ -304,7 +293,7 @@ class _Probe:
     async def errors(self) -> None:
         exchange, error = await self.ask("unknown-workflow", "GET", f"/v1/workflows/{UNKNOWN_ID}")
         if exchange is None:
-            self.add("errors", _no_answer(error), level="problem")
+            self.add("errors", no_answer(error), level="problem")
             return
         form = error_form(exchange)
         said = "; ".join(error.messages) if error else "(no message)"
@@ -335,9 +324,9 @@ class _Probe:
         exchange, _ = await self.ask(
             step, "GET", f"/v1/workflows/{workflow_id}/jobs", params={"page": 1, "limit": LIMIT}
         )
-        return _items(exchange)
+        return items_of(exchange)
 
-    async def read_jobs(self, workflow_id: str | None) -> None:
+    async def readjobs_of(self, workflow_id: str | None) -> None:
         jobs = await self.jobs(workflow_id, "jobs") if workflow_id else None
         if jobs:
             self.job_findings(jobs)
@@ -361,7 +350,7 @@ class _Probe:
         offsets = {
             offset
             for exchange in self.recorder.exchanges
-            for item in (_items(exchange) or [shapes.unwrap(exchange.body)])
+            for item in (items_of(exchange) or [shapes.unwrap(exchange.body)])
             if isinstance(item, Mapping)
             for name in ("createdAt", "updatedAt", "scheduledDate")
             if (offset := date_offset(item.get(name))) is not None
@@ -408,211 +397,6 @@ class _Probe:
             level,
         )
 
-    # -- writing --------------------------------------------------------------------------
-
-    async def writes(self) -> None:
-        title = (
-            f"{PROBE_TITLE} {datetime.fromtimestamp(self.clock(), UTC):%Y%m%dT%H%M%SZ} {secrets.token_hex(3)}"
-        )
-        created: list[str] = []
-        try:
-            await self.write_steps(title, created)
-        finally:
-            await self.clean_up(title, created)
-
-    async def write_steps(self, title: str, created: list[str]) -> None:
-        body = {
-            "title": title,
-            "callbackUrl": "https://wfsync-doctor.invalid/callback",
-            "endCall": {"phrases": [PROBE_TITLE]},
-        }
-        exchange, error = await self.ask("create", "POST", "/v1/workflows", body=body)
-        if exchange is None or exchange.status >= 300:
-            if exchange is not None and exchange.status == 403:
-                self.add(
-                    "write scope",
-                    "the key lacks workflows:write (403)",
-                    "plan and pull work; apply, run and cancel need a key with workflows:write",
-                    "problem",
-                )
-            elif exchange is None:
-                action = "it may have been made: wfsync looks before creating again, as the clean-up does"
-                self.add("create", _no_answer(error), action, "problem")
-            else:
-                self.add("create", f"refused: {error}", "apply's creates would fail", "problem")
-            return
-        self.add(
-            "write scope", f"the key has workflows:write (a create answered {exchange.status})", "apply works"
-        )
-        workflow_id = _answer_id(exchange.body)
-        if workflow_id is None:
-            self.recorder.step = "list-created"
-            found = [w for w in await self.api.list_workflows() if w.title == title]
-            workflow_id = found[0].id if found else None
-            self.add("create", "the answer carries no id", "wfsync finds the new workflow by listing", "note")
-        else:
-            self.add(
-                "create", f"answered {exchange.status} with the workflow's id", "wfsync takes the id from it"
-            )
-            key = id_key(shapes.unwrap(exchange.body))
-            if key and "id" not in self.dialect:
-                self.add("ids", f"under {key!r}", "wfsync reads id or _id alike")
-                self.setting("id", key)
-        if workflow_id is None:
-            self.add("create", "the new workflow is not in the listing", "wfsync cannot manage it", "problem")
-            return
-        created.append(workflow_id)
-        path = f"/v1/workflows/{workflow_id}"
-        got, _ = await self.ask("get", "GET", path)
-        stored = _one(got)
-        filled = {k: stored[k] for k in ("webhook",) if k in stored and stored[k] in ("", {}, [], None)}
-        if filled:
-            self.add(
-                "defaults",
-                f"the server fills in fields a body leaves out ({_fields(filled)})",
-                "empty values equal absent: no difference shown",
-            )
-            self.dialect["defaults"] = "yes"
-        else:
-            self.add("defaults", "a field left out stays absent", "nothing to ignore")
-            self.dialect["defaults"] = "no"
-        await self.same_title(body, created)
-        await self.patch(path)
-        await self.schedule(workflow_id)
-        deleted, error = await self.ask("delete", "DELETE", path)
-        if deleted is None or deleted.status >= 300:
-            self.add("DELETE", f"refused: {error}", "apply's deletes would fail", "problem")
-            return
-        created.remove(workflow_id)
-        self.add(
-            "DELETE",
-            f"answered {deleted.status}, {WRITE_FORMS[write_form(deleted.status, deleted.body)]}",
-            "wfsync relies on the status code",
-        )
-        gone, _ = await self.ask("get-deleted", "GET", path)
-        if gone is not None and gone.status != 404:
-            self.add(
-                "DELETE",
-                f"the deleted workflow still answers {gone.status}",
-                "wfsync would see it again in the listing",
-                "problem",
-            )
-
-    async def same_title(self, body: Mapping[str, Any], created: list[str]) -> None:
-        exchange, error = await self.ask("create-same-title", "POST", "/v1/workflows", body=dict(body))
-        if exchange is None:
-            self.add("titles", _no_answer(error), level="note")
-        elif exchange.status == 409:
-            self.add(
-                "titles",
-                "unique: a second create with a title in use is refused (409)",
-                "wfsync reports the refusal with the server's reason",
-            )
-            self.dialect["titles"] = "unique"
-        elif exchange.status < 300:
-            twin = _answer_id(exchange.body)
-            if twin:
-                created.append(twin)
-                deleted, _ = await self.ask("delete-same-title", "DELETE", f"/v1/workflows/{twin}")
-                if deleted is not None and deleted.status < 300:
-                    created.remove(twin)
-            self.add(
-                "titles",
-                "not unique: two workflows may share a title",
-                "wfsync refuses to plan against duplicates and names them",
-            )
-            self.dialect["titles"] = "free"
-        else:
-            self.add(
-                "titles",
-                f"a second create with the same title answered {exchange.status}: {error}",
-                level="note",
-            )
-
-    async def patch(self, path: str) -> None:
-        phrases = [PROBE_TITLE, "patched"]
-        exchange, error = await self.ask("patch", "PATCH", path, body={"endCall": {"phrases": phrases}})
-        if exchange is None or exchange.status >= 300:
-            self.add("PATCH", f"refused: {error}", "apply's updates would fail", "problem")
-            return
-        form = write_form(exchange.status, exchange.body)
-        self.add(
-            "PATCH", f"answered {exchange.status}, {WRITE_FORMS[form]}", "wfsync relies on the status code"
-        )
-        self.setting("writes", form)
-        got, _ = await self.ask("get-patched", "GET", path)
-        if _one(got).get("endCall") != {"phrases": phrases}:
-            self.add(
-                "PATCH",
-                "the change is not in the workflow read back",
-                "wfsync's verification would report it",
-                "problem",
-            )
-
-    async def schedule(self, workflow_id: str) -> None:
-        day = datetime.fromtimestamp(self.clock(), UTC) + timedelta(days=365)
-        at = day.replace(hour=9, minute=0, second=0, microsecond=0)
-        when = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        body = {"workFlowId": workflow_id, "scheduledDate": when, "timezone": "GMT"}
-        exchange, error = await self.ask("schedule", "POST", "/v1/workflows/schedule", body=body)
-        if exchange is None or exchange.status >= 300:
-            self.add("schedule", f"refused: {error}", "apply's schedules would fail", "problem")
-            return
-        job_id = _answer_id(exchange.body, ("jobId", "id", "_id"))
-        carries = "with a job id" if job_id else "without a job id"
-        form = WRITE_FORMS[write_form(exchange.status, exchange.body)]
-        self.add(
-            "schedule",
-            f"answered {exchange.status} {carries}, {form}",
-            "wfsync relies on the status code and reads jobs for the rest",
-        )
-        jobs = await self.jobs(workflow_id, "jobs-scheduled") or []
-        self.job_findings(jobs) if jobs and "jobs" not in self.dialect else None
-        pending = [j for j in _jobs(jobs) if j.status == "scheduled"]
-        if not any(j.at is not None and j.at == at for j in pending):
-            self.add(
-                "schedule",
-                "the run is not among the workflow's jobs as scheduled",
-                "wfsync would schedule it again on every apply",
-                "problem",
-            )
-        if job_id:
-            await self.ask("job", "GET", f"/v1/workflows/jobs/{job_id}")
-        cancelled, error = await self.ask("cancel", "POST", f"/v1/workflows/{workflow_id}/cancel")
-        if cancelled is None or cancelled.status >= 300:
-            self.add("cancel", f"refused: {error}", "apply's cancels would fail", "problem")
-            return
-        self.add(
-            "cancel",
-            f"answered {cancelled.status}, {WRITE_FORMS[write_form(cancelled.status, cancelled.body)]}",
-            "wfsync relies on the status code",
-        )
-        after = await self.jobs(workflow_id, "jobs-cancelled") or []
-        if any(j.status == "scheduled" for j in _jobs(after)):
-            self.add(
-                "cancel",
-                "the run is still scheduled after the cancel",
-                "wfsync's cancels would not take",
-                "problem",
-            )
-
-    async def clean_up(self, title: str, created: list[str]) -> None:
-        """Delete whatever the probe made and did not delete (also a create whose answer was lost)."""
-        try:
-            self.recorder.step = "list-left"
-            left = [w.id for w in await self.api.list_workflows() if w.title == title]
-        except WfsyncError:
-            left = []
-        for workflow_id in dict.fromkeys([*created, *left]):
-            exchange, error = await self.ask("clean-up", "DELETE", f"/v1/workflows/{workflow_id}")
-            if exchange is None or (exchange.status >= 300 and exchange.status != 404):
-                self.add(
-                    "clean-up",
-                    f"could not delete {title!r} ({workflow_id}): {error}",
-                    "delete it by hand: wfsync delete --id ID",
-                    "problem",
-                )
-
     async def account(self) -> None:
         """The final listing: the account must be as the first listing found it."""
         if self.before is None:
@@ -645,14 +429,14 @@ async def examine(
     hooks = api.transport.http.event_hooks
     hooks["response"] = [*hooks.get("response", []), recorder]
     api.transport.http.event_hooks = hooks
-    probe = _Probe(api, recorder, url, wall_clock)
+    probe = Probe(api, recorder, url, wall_clock)
     try:
         await probe.listing()
         await probe.errors()
         first = probe.before[0][0] if probe.before else None
-        await probe.read_jobs(first)
+        await probe.readjobs_of(first)
         if write:
-            await probe.writes()
+            await write_phase(probe)
         else:
             probe.add(
                 "write scope",
@@ -664,7 +448,8 @@ async def examine(
         pass
     await probe.account()
     probe.dates()
-    probe.clock_skew() if recorder.exchanges else None
+    if recorder.exchanges:
+        probe.clock_skew()
     order = (
         "envelope",
         "id",
@@ -684,57 +469,8 @@ async def examine(
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _no_answer(error: ApiError | None) -> str:
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = getattr(cause, "verify_message", None) or cause.reason or cause
-            return f"TLS: the certificate was not accepted ({reason})"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS failed: {cause.reason or cause}"
-        cause = cause.__cause__ or cause.__context__
-    return str(error) if error else "no answer"  # "GET …: no answer: could not connect to …"
-
-
-def _items(exchange: Exchange | None) -> list[Any] | None:
-    if exchange is None or exchange.status >= 300:
-        return None
-    found = shapes.unwrap(exchange.body, lists=("workflows", "jobs"))
-    return found if isinstance(found, list) else None
-
-
-def _one(exchange: Exchange | None) -> Mapping[str, Any]:
-    if exchange is None or exchange.status >= 300:
-        return {}
-    found = shapes.unwrap(exchange.body)
-    return found if isinstance(found, Mapping) else {}
-
-
-def _answer_id(body: Any, names: tuple[str, ...] = ("id", "_id", "workflowId")) -> str | None:
-    for candidate in (body, shapes.unwrap(body)):
-        if isinstance(candidate, Mapping):
-            found = shapes.identity(candidate, *names)
-            if found:
-                return found
-    return None
-
-
-def _jobs(raw: list[Any]) -> list[shapes.Job]:
-    jobs = []
-    for item in raw:
-        try:
-            jobs.append(shapes.job_from(item))
-        except shapes.ShapeError:
-            continue
-    return jobs
-
-
 def _state(live: list[Any]) -> list[tuple[str, str, str]]:
     return sorted((w.id, w.title, json.dumps(w.body, sort_keys=True)) for w in live)
-
-
-def _fields(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}: {json.dumps(v)}" for k, v in values.items())
 
 
 def _duration(seconds: float) -> str:
