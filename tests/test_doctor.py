@@ -288,6 +288,21 @@ def html_app() -> Any:
     return Starlette(routes=[Route("/v1/workflows", listing)])
 
 
+class TestRetries:
+    def test_throttling_and_server_errors_are_reported(self, start_emulator: Start) -> None:
+        faults = Faults(error_500=0.15, error_429=0.15, retry_after=0.0)
+        server = start_emulator(EmulatorConfig(keys={KEY: SCOPES}, faults=faults, timing=FAST_JOBS))
+        seed(server, 3)
+        result = run("--api-url", server.url)
+        assert result.exit_code == 0, result.output
+        assert "429, Retry-After: 0 -> wfsync waits as asked" in line(result, "throttling")
+        assert "500 -> wfsync retries reads, PATCH and DELETE" in line(result, "server errors")
+
+    def test_no_retries_no_line(self, start_emulator: Start) -> None:
+        result = run("--api-url", start_emulator(config()).url)
+        assert "throttling" not in result.output and "server errors" not in result.output
+
+
 class TestRefusals:
     def test_an_answer_that_is_not_a_listing(self) -> None:
         from wfsync.emulator.server import AppServer

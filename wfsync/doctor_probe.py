@@ -38,6 +38,7 @@ from wfsync.doctor import (
 )
 from wfsync.doctor_writes import write_phase
 from wfsync.errors import ApiError, WfsyncError
+from wfsync.transport import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     import httpx
@@ -73,8 +74,13 @@ class Recorder:
         self._clock = wall_clock
 
     async def __call__(self, response: httpx.Response) -> None:
-        await response.aread()
         request = response.request
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return  # the transport refuses it unread; a recording needs no such body
+        # Read here so the hook sees the body; the transport then reads the same bytes, and
+        # its time limit covers this read too.
+        await response.aread()
         content = response.content
         body: Any = None
         is_json = False
@@ -363,6 +369,27 @@ class Probe:
         if len(offsets) == 1:
             self.dialect["offset"] = offset_text(offsets.pop())
 
+    def retries(self) -> None:
+        """Answers the transport retried: throttling (429) and server errors (5xx)."""
+        throttled = [e for e in self.recorder.exchanges if e.status == 429]
+        failed = [e for e in self.recorder.exchanges if e.status >= 500]
+        if throttled:
+            after = sorted({e.headers.get("retry-after", "none") for e in throttled})
+            self.add(
+                "throttling",
+                f"{len(throttled)} answer(s) 429, Retry-After: {', '.join(after)}",
+                "wfsync waits as asked (60 s at most) and every worker waits too",
+                "note",
+            )
+        if failed:
+            statuses = ", ".join(sorted({str(e.status) for e in failed}))
+            self.add(
+                "server errors",
+                f"{len(failed)} answer(s) {statuses}",
+                "wfsync retries reads, PATCH and DELETE; never a create, run or schedule",
+                "note",
+            )
+
     def clock_skew(self) -> None:
         skews = []
         for exchange in self.recorder.exchanges:
@@ -449,6 +476,7 @@ async def examine(
     await probe.account()
     probe.dates()
     if recorder.exchanges:
+        probe.retries()
         probe.clock_skew()
     order = (
         "envelope",
