@@ -112,6 +112,11 @@ class Report:
         return next((f for f in self.findings if f.topic == topic), None)
 
 
+# The id doctor asks for to see an error answer: shaped like an ObjectId, held by nothing.
+# Never masked in a recording, so that a replay is asked for the same path.
+UNKNOWN_ID = "000000000000000000000000"
+
+
 # -- the forms ---------------------------------------------------------------------------------
 
 
@@ -313,6 +318,7 @@ def collect_ids(exchanges: Iterable[Exchange]) -> list[str]:
                 found.setdefault(segment, None)
         _ids_in(exchange.request_body, found)
         _ids_in(exchange.body, found)
+    found.pop(UNKNOWN_ID, None)
     return list(found)
 
 

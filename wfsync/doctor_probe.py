@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from wfsync import safejson, shapes
+from wfsync.api import path_segment
 from wfsync.doctor import (
+    UNKNOWN_ID,
     Exchange,
     Finding,
     Level,
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Probe", "Recorder", "examine"]
 
 LIMIT = 100
-UNKNOWN_ID = "000000000000000000000000"  # shaped like an ObjectId, held by nothing
 CLOCK_TOLERANCE = 2.0  # seconds: a Date header has whole seconds
 CLOCK_PROBLEM = 300.0
 DIALECT_FORMS = {
@@ -328,7 +329,7 @@ class Probe:
 
     async def jobs(self, workflow_id: str, step: str) -> list[Any] | None:
         exchange, _ = await self.ask(
-            step, "GET", f"/v1/workflows/{workflow_id}/jobs", params={"page": 1, "limit": LIMIT}
+            step, "GET", f"/v1/workflows/{path_segment(workflow_id)}/jobs", params={"page": 1, "limit": LIMIT}
         )
         return items_of(exchange)
 

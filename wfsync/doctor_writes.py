@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from wfsync import shapes
+from wfsync.api import path_segment
 from wfsync.doctor import WRITE_FORMS, answer_id, id_key, jobs_of, no_answer, one_of, write_form
 from wfsync.errors import WfsyncError
 
@@ -80,7 +81,7 @@ async def _steps(probe: Probe, title: str, created: list[str]) -> None:
         probe.add("create", "the new workflow is not in the listing", "wfsync cannot manage it", "problem")
         return
     created.append(workflow_id)
-    path = f"/v1/workflows/{workflow_id}"
+    path = f"/v1/workflows/{path_segment(workflow_id)}"
     got, _ = await probe.ask("get", "GET", path)
     stored = one_of(got)
     filled = {k: stored[k] for k in ("webhook",) if k in stored and stored[k] in ("", {}, [], None)}
@@ -132,7 +133,7 @@ async def _same_title(probe: Probe, body: Mapping[str, Any], created: list[str])
         twin = answer_id(exchange.body)
         if twin:
             created.append(twin)
-            deleted, _ = await probe.ask("delete-same-title", "DELETE", f"/v1/workflows/{twin}")
+            deleted, _ = await probe.ask("delete-same-title", "DELETE", f"/v1/workflows/{path_segment(twin)}")
             if deleted is not None and deleted.status < 300:
                 created.remove(twin)
         probe.add(
@@ -197,8 +198,8 @@ async def _schedule(probe: Probe, workflow_id: str) -> None:
             "problem",
         )
     if job_id:
-        await probe.ask("job", "GET", f"/v1/workflows/jobs/{job_id}")
-    cancelled, error = await probe.ask("cancel", "POST", f"/v1/workflows/{workflow_id}/cancel")
+        await probe.ask("job", "GET", f"/v1/workflows/jobs/{path_segment(job_id)}")
+    cancelled, error = await probe.ask("cancel", "POST", f"/v1/workflows/{path_segment(workflow_id)}/cancel")
     if cancelled is None or cancelled.status >= 300:
         probe.add("cancel", f"refused: {error}", "apply's cancels would fail", "problem")
         return
@@ -225,7 +226,7 @@ async def _clean_up(probe: Probe, title: str, created: list[str]) -> None:
     except WfsyncError:
         left = []
     for workflow_id in dict.fromkeys([*created, *left]):
-        exchange, error = await probe.ask("clean-up", "DELETE", f"/v1/workflows/{workflow_id}")
+        exchange, error = await probe.ask("clean-up", "DELETE", f"/v1/workflows/{path_segment(workflow_id)}")
         if exchange is None or (exchange.status >= 300 and exchange.status != 404):
             probe.add(
                 "clean-up",
