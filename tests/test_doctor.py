@@ -114,6 +114,15 @@ class TestReadOnly:
         assert "a JSON object with a message" in line(result, "errors")
         assert "same 5 workflows" in line(result, "account")
 
+    def test_the_job_form_from_a_workflow_s_jobs(self, start_emulator: Start) -> None:
+        server = start_emulator(config("jobs=bullmq"))
+        seed(server, 2)
+        for workflow_id, _ in state(server):
+            server.store.schedule_run(workflow_id, time.time() + 86400, "GMT")
+        result = run("--api-url", server.url)
+        assert "state under 'state', in BullMQ words" in line(result, "jobs")
+        assert server.served.get("POST schedule_workflow", 0) == 0
+
     def test_too_few_workflows_to_tell_paging(self, start_emulator: Start) -> None:
         server = start_emulator(config())
         seed(server, 1)
@@ -252,6 +261,26 @@ class TestWrite:
         assert json.loads((tmp_path / "two" / "dialect.json").read_text()) == first
         assert len(first) == 10  # every setting the emulator has was seen
 
+    def test_the_recorded_exchanges_replay_as_a_server(self, start_emulator: Start, tmp_path: Path) -> None:
+        """A recording is a fixture: served back answer by answer, doctor finds the same forms."""
+        from wfsync.emulator.server import AppServer
+
+        recorded = start_emulator(config(FULL_DIALECT))
+        seed(recorded, 4)
+        assert run("--api-url", recorded.url, "--write", "--record", str(tmp_path / "one")).exit_code == 0
+        with AppServer(replay_app(tmp_path / "one")) as replay:
+            result = run("--api-url", replay.url, "--write", "--record", str(tmp_path / "two"))
+        assert result.exit_code == 0, result.output
+        first, second = (json.loads((tmp_path / n / "report.json").read_text()) for n in ("one", "two"))
+
+        def forms(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+            return [(f["topic"], f["level"], f["found"]) for f in report["findings"] if f["topic"] != "clock"]
+
+        assert forms(second) == forms(first)
+        assert (tmp_path / "two" / "dialect.json").read_text() == (
+            tmp_path / "one" / "dialect.json"
+        ).read_text()
+
     def test_a_record_folder_must_be_new_or_empty(self, start_emulator: Start, tmp_path: Path) -> None:
         server = start_emulator(config())
         (tmp_path / "old").mkdir()
@@ -274,6 +303,39 @@ class TestWrite:
         assert "PROBLEM create POST /v1/workflows: no answer" in line(result, "create")
         assert "same 2 workflows" in line(result, "account")
         assert state(server) == before  # created by the lost create, found by title, deleted
+
+
+def replay_app(folder: Path) -> Any:
+    """A server answering each request with the next recorded answer to the same method,
+    path (ids as their placeholders) and query: a recording as a test fixture."""
+    from collections import defaultdict, deque
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers: dict[tuple[str, str, str], deque[dict[str, Any]]] = defaultdict(deque)
+    for path in sorted(folder.glob("[0-9]*.json")):
+        document = json.loads(path.read_text())
+        request = document["request"]
+        answers[request["method"], request["path"], json.dumps(request["query"], sort_keys=True)].append(
+            document["response"]
+        )
+
+    async def answer(request: Request) -> Response:
+        query = json.dumps(dict(request.query_params), sort_keys=True)
+        queue = answers.get((request.method, request.scope["path"], query))
+        if not queue:
+            return Response("not recorded", 599)
+        recorded = queue.popleft()
+        body = recorded["body"]
+        content = json.dumps(body) if recorded["json"] else (body or "")
+        kind = recorded["headers"].get("content-type", "application/json")
+        return Response(content, recorded["status"], media_type=kind)
+
+    methods = ["GET", "POST", "PATCH", "DELETE"]
+    return Starlette(routes=[Route("/{path:path}", answer, methods=methods)])
 
 
 def html_app() -> Any:

@@ -131,6 +131,7 @@ class Probe:
         self.findings: list[Finding] = []
         self.dialect: dict[str, str] = {}
         self.before: list[tuple[str, str, str]] | None = None
+        self.first_listed: str | None = None  # whose jobs show the job form
 
     def add(self, topic: str, found: str, action: str = "", level: Level = "ok") -> None:
         self.findings.append(Finding(topic, found, action, level))
@@ -228,6 +229,7 @@ class Probe:
             )
             raise _Stop from None
         self.before = _state(live)
+        self.first_listed = live[0].id if live else None
         count = len(live)
         key = id_key(items[0]) if items else None
         if items and key is None:
@@ -333,7 +335,7 @@ class Probe:
         )
         return items_of(exchange)
 
-    async def readjobs_of(self, workflow_id: str | None) -> None:
+    async def read_jobs(self, workflow_id: str | None) -> None:
         jobs = await self.jobs(workflow_id, "jobs") if workflow_id else None
         if jobs:
             self.job_findings(jobs)
@@ -461,8 +463,7 @@ async def examine(
     try:
         await probe.listing()
         await probe.errors()
-        first = probe.before[0][0] if probe.before else None
-        await probe.readjobs_of(first)
+        await probe.read_jobs(probe.first_listed)
         if write:
             await write_phase(probe)
         else:
