@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import time
@@ -417,7 +418,70 @@ class TestRefusals:
         )
 
 
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Any:
+    """A one-endpoint https server on loopback with a self-signed certificate for 127.0.0.1."""
+    import http.server
+    import shutil
+    import subprocess
+    import threading
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path.startswith("/v1/workflows?")
+            body = b'{"data": [], "total": 0}' if found else b'{"message": "not found"}'
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
 class TestTls:
+    def test_a_certificate_this_machine_trusts(
+        self, tls_server: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        url, cert = tls_server
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        result = CliRunner().invoke(
+            main, ["doctor", "--api-url", url], env={"WFSYNC_API_KEY": KEY}, catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        assert re.search(
+            r"ok connection https, TLSv1\.[23], certificate verified", line(result, "connection")
+        )
+
+    def test_a_self_signed_certificate_is_refused(self, tls_server: Any) -> None:
+        url, _ = tls_server
+        result = run("--api-url", url)
+        assert result.exit_code == 1
+        assert "PROBLEM connection TLS: the certificate was not accepted (self-signed certificate)" in line(
+            result, "connection"
+        )
+
     def test_a_certificate_refused_is_named(self) -> None:
         from wfsync.doctor import no_answer
         from wfsync.errors import TransportError
