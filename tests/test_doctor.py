@@ -366,7 +366,45 @@ class TestRetries:
         assert "throttling" not in result.output and "server errors" not in result.output
 
 
+def strict_app(store_url: str) -> Any:
+    """A proxy to the emulator that refuses a create without a webhook, as a stricter
+    platform might."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def forward(request: Request) -> Response:
+        body = await request.body()
+        if request.method == "POST" and request.url.path == "/v1/workflows" and b"webhook" not in body:
+            return Response('{"statusCode": 400, "message": ["webhook must be an object"]}', 400)
+        async with httpx.AsyncClient(base_url=store_url) as client:
+            headers = {"X-API-Key": request.headers.get("x-api-key", ""), "Content-Type": "application/json"}
+            answer = await client.request(
+                request.method, request.url.path, params=request.query_params, content=body, headers=headers
+            )
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    methods = ["GET", "POST", "PATCH", "DELETE"]
+    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
+
+
 class TestRefusals:
+    def test_a_server_requiring_a_webhook(self, start_emulator: Start) -> None:
+        from wfsync.emulator.server import AppServer
+
+        server = start_emulator(config())
+        seed(server, 2)
+        before = state(server)
+        with AppServer(strict_app(server.url)) as strict:
+            result = run("--api-url", strict.url, "--write")
+        assert result.exit_code == 0, result.output
+        assert "note create without a webhook: refused: POST /v1/workflows: 400" in line(result, "create")
+        assert "note defaults not checked: the server requires every field" in line(result, "defaults")
+        assert "answered 200" in line(result, "PATCH")
+        assert state(server) == before
+
     def test_an_answer_that_is_not_a_listing(self) -> None:
         from wfsync.emulator.server import AppServer
 
