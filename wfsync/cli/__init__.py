@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Each module adds its commands to the group.
-from wfsync.cli import ci, delete, emulator, operate, project, status, sync  # noqa: F401
+from wfsync.cli import ci, delete, doctor, emulator, operate, project, status, sync  # noqa: F401
 from wfsync.cli.app import main
 
 __all__ = ["main"]

@@ -36,10 +36,11 @@ from wfsync.errors import WfsyncError
     "--dialect",
     "dialects",
     multiple=True,
-    metavar="SPEC",
+    metavar="SPEC|FILE",
     help="Answer in another form a client must survive, such as "
     "envelope=items|bare,id=_id,page-cap=7,total=no,errors=string|text, "
-    "writes=bare|status|update-result|empty,titles=unique,defaults=yes,jobs=bullmq,offset=+05:30.",
+    "writes=bare|status|update-result|empty,titles=unique,defaults=yes,jobs=bullmq,offset=+05:30; "
+    "or a JSON file of those settings, or a `wfsync doctor --record` folder (its dialect.json).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for simulated calls and faults.")
 @click.option(

@@ -8,6 +8,8 @@ a typo in ``--fault`` is an error at start-up rather than a silently healthy ser
     --dialect SPEC              envelope=items,id=_id,page-cap=7,total=no,errors=text,
                                 writes=status,titles=unique,defaults=yes,jobs=bullmq,
                                 offset=+05:30
+    --dialect FILE              a JSON object of the same settings, or a folder holding
+                                one as dialect.json (what ``wfsync doctor --record`` saves)
 
 The dialect exists because the platform's answer shapes are undocumented (SPEC §1,
 "Assumptions the client must survive"): the emulator can answer in each form a client
@@ -38,6 +40,7 @@ __all__ = [
     "Dialect",
     "EmulatorConfig",
     "Faults",
+    "dialect_file",
     "exposure_warning",
     "parse_dialect",
     "parse_faults",
@@ -189,10 +192,43 @@ def _offset_minutes(value: str) -> int:
     return -total if sign == "-" else total
 
 
+def dialect_file(path: str) -> str:
+    """The settings a JSON file holds (``{"envelope": "items", "page-cap": 7}``), or a folder's
+    ``dialect.json`` (a ``wfsync doctor --record`` folder), as a ``--dialect`` SPEC."""
+    import json
+    import os
+
+    file = os.path.join(path, "dialect.json") if os.path.isdir(path) else path
+    try:
+        with open(file, encoding="utf-8") as handle:
+            settings = json.load(handle)
+    except OSError as exc:
+        raise EmulatorConfigError(
+            f"dialect {path!r}: not a SPEC such as envelope=items, nor a readable "
+            f"file ({exc.strerror or exc})"
+        ) from None
+    except ValueError as exc:
+        raise EmulatorConfigError(f"dialect file {file}: not JSON ({exc})") from None
+    if not isinstance(settings, dict) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in settings.values()
+    ):
+        raise EmulatorConfigError(
+            f"dialect file {file}: expected an object of settings such as "
+            '{"envelope": "items", "page-cap": 7}'
+        )
+    for name, value in settings.items():
+        if "," in str(name) + str(value) or "=" in str(name) + str(value):
+            raise EmulatorConfigError(f"dialect file {file}: {name!r}: {value!r} is not a setting")
+    return ",".join(f"{name}={value}" for name, value in settings.items())
+
+
 def parse_dialect(specs: Iterable[str], base: Dialect = Dialect()) -> Dialect:
-    """``["envelope=items,id=_id,page-cap=7,total=no"]`` -> Dialect."""
+    """``["envelope=items,id=_id,page-cap=7,total=no"]`` -> Dialect; a SPEC without ``=`` is
+    a file or folder (:func:`dialect_file`)."""
     dialect = base
     for spec in specs:
+        if spec.strip() and "=" not in spec:
+            spec = dialect_file(spec.strip())
         for name, value in _pairs(spec, "dialect"):
             if name in _CHOICES:
                 attribute, allowed = _CHOICES[name]
