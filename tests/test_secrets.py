@@ -155,3 +155,13 @@ def test_the_registry_masks_every_form() -> None:
     secrets.add("abc", "${SHORT}")  # too short to mask: it would garble every line
     assert secrets.mask("a abc/def ghi b abc%2Fdef%20ghi") == "a ${X} b ${X}"
     assert url_without_password("https://u:p@h.example:8443/x") == "https://h.example:8443/x"
+
+
+def test_files_under_dot_wfsync_are_the_owners_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    monkeypatch.chdir(tmp_path)
+    Path("w.yaml").write_text("workflows:\n  - title: A\n", encoding="utf-8")
+    assert invoke("plan", "w.yaml", "--sandbox").exit_code == 0
+    assert stat.S_IMODE(Path(".wfsync/sandbox.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(".wfsync").stat().st_mode) & 0o077 == 0

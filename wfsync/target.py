@@ -175,7 +175,10 @@ def open_target(
         from wfsync.emulator.server import EmulatorServer
 
         db = sandbox_db(environment, settings.root if settings is not None else ".")
-        os.makedirs(os.path.dirname(db), exist_ok=True)
+        os.makedirs(os.path.dirname(db), mode=0o700, exist_ok=True)
+        # The sandbox's state is the project's own: readable by its owner only (SQLite's
+        # -wal and -shm files take the database's mode).
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
         with EmulatorServer(db=db) as server:
             yield Target(server.url, f"sandbox:{db}", DEV_KEY, name)
         return
