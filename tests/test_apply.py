@@ -97,7 +97,7 @@ def run(api: FakeApi, *changes: Any, parallelism: int = 10) -> Any:
         apply_plan(
             api,
             Plan(tuple(changes)),
-            parallelism=parallelism,  # type: ignore[arg-type]
+            parallelism=parallelism,
             report=seen.append,
         )
     )
@@ -260,7 +260,7 @@ def test_an_interrupted_apply_skips_what_it_had_not_started() -> None:
     api = FakeApi()
     original = api.create_workflow
 
-    async def create_then_signal(body: dict[str, Any]) -> LiveWorkflow:
+    async def create_then_signal(body: Mapping[str, Any]) -> LiveWorkflow:
         if body["title"] == "w2":
             os.kill(os.getpid(), signal.SIGUSR1)
             await asyncio.sleep(0.01)
@@ -272,7 +272,7 @@ def test_an_interrupted_apply_skips_what_it_had_not_started() -> None:
         apply_plan(
             api,
             Plan(tuple(changes)),
-            parallelism=1,  # type: ignore[arg-type]
+            parallelism=1,
             stop_on=(signal.SIGUSR1,),
         )
     )

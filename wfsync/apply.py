@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from wfsync.api import ApiClient
+from wfsync.api import WorkflowsApi
 from wfsync.changes import Change, Create, Key, ScheduleRun, Update
 from wfsync.errors import (
     ApiError,
@@ -114,7 +114,7 @@ class ApplyReport:
 
 
 class _Applier:
-    def __init__(self, api: ApiClient, parallelism: int, report: Callable[[Outcome], None]) -> None:
+    def __init__(self, api: WorkflowsApi, parallelism: int, report: Callable[[Outcome], None]) -> None:
         self.api = api
         self.gate = asyncio.Semaphore(max(1, parallelism))
         self.report = report
@@ -343,7 +343,7 @@ class _Applier:
 
 
 async def apply_plan(
-    api: ApiClient,
+    api: WorkflowsApi,
     plan: Plan,
     *,
     parallelism: int = DEFAULT_PARALLELISM,

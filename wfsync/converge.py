@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from wfsync.api import ApiClient
+from wfsync.api import WorkflowsApi
 from wfsync.apply import ApplyReport, Outcome, apply_plan
 from wfsync.changes import Delete, Key, Update
 from wfsync.definitions import Definition
@@ -98,7 +98,7 @@ def _duplicates(workflows: Sequence[LiveWorkflow], ours: set[str]) -> tuple[list
 
 
 async def converge(
-    api: ApiClient,
+    api: WorkflowsApi,
     definitions: Sequence[Definition],
     plan: Plan,
     report: ApplyReport,

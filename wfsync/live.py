@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from wfsync.api import ApiClient
+from wfsync.api import WorkflowsApi
 from wfsync.shapes import Job
 
 __all__ = ["JOB_CONCURRENCY", "read_jobs"]
@@ -14,7 +14,7 @@ __all__ = ["JOB_CONCURRENCY", "read_jobs"]
 JOB_CONCURRENCY = 10
 
 
-async def read_jobs(api: ApiClient, workflow_ids: Iterable[str]) -> dict[str, tuple[Job, ...]]:
+async def read_jobs(api: WorkflowsApi, workflow_ids: Iterable[str]) -> dict[str, tuple[Job, ...]]:
     """The jobs of each workflow, at most JOB_CONCURRENCY listings at a time."""
     gate = asyncio.Semaphore(JOB_CONCURRENCY)
 

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from wfsync.api import ApiClient
+from wfsync.api import ApiClient, WorkflowsApi
 from wfsync.apply import DEFAULT_PARALLELISM, ApplyReport, Outcome, apply_plan
 from wfsync.config import Safety
 from wfsync.converge import Convergence, converge
@@ -130,7 +130,7 @@ class ApplyResult:
 
 
 async def plan_against(
-    api: ApiClient,
+    api: WorkflowsApi,
     definitions: Sequence[Definition],
     options: Options,
     account: Account,
