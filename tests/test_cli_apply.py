@@ -305,3 +305,24 @@ def test_on_a_terminal_apply_asks_and_shows_progress(project: Path, emulator: Em
     assert 'created "Campaign 000": id ' in screen, "each created workflow's id, kept above the bar"
     assert 'scheduled "Campaign 000" at 2099-01-01T09:00:00.000Z (GMT): job ' in screen
     assert "Apply complete: 3 created" in screen and len(live_titles(emulator)) == 3
+
+
+def test_a_saved_plan_whose_only_live_change_is_a_pending_schedule_is_refused(
+    project: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(emulator, monkeypatch)
+    target = emulator.store.create_workflow({"title": "A", "endCall": {"phrases": ["old"]}})
+    write(
+        "workflows:\n  - title: A\n    endCall: {phrases: [new]}\n"
+        "    schedules: [{scheduledDate: '2099-01-01T09:00:00Z', timezone: GMT}]\n"
+    )
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    # Someone schedules the same run meanwhile: the body is unchanged, only the jobs moved.
+    from datetime import UTC, datetime
+
+    emulator.store.schedule_run(target["id"], datetime(2099, 1, 1, 9, tzinfo=UTC).timestamp(), "GMT")
+    before = snapshot(emulator)
+    result = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.exit_code == 1 and "so nothing was applied" in result.output
+    assert f'"A" ({target["id"]})' in result.output
+    assert snapshot(emulator) == before
