@@ -171,3 +171,15 @@ def test_status_covers_every_selected_environment(accounts: dict[str, EmulatorSe
     assert "staging: drifted (3 to create)" in result.output and "acme: in sync" in result.output
     page = Path("status.html").read_text(encoding="utf-8")
     assert all(name in page for name in accounts) and "key-staging-7c1d" not in page
+
+
+def test_an_account_without_its_key_fails_alone(
+    accounts: dict[str, EmulatorServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PRODUCTION_KEY")
+    result = cli("plan", "--env", "*")
+    assert result.exit_code == 1
+    assert "  staging: Plan: 3 to create" in result.output and "  acme: Plan: 2 to create" in result.output
+    assert "PRODUCTION_KEY" in result.output.split("Totals:")[1]
+    going = cli("apply", "--env", "*", "--auto-approve", "--keep-going")
+    assert going.exit_code == 1 and len(titles(accounts["acme"])) == 2

@@ -28,11 +28,20 @@ class Member:
     options: Any  # wfsync.sync.Options
     saved: Any = None  # the saved plan for it, with apply --plan
     target: Any = None  # set once its target is open
+    error: WfsyncError | None = None  # why it cannot be reached (its result, the others go on)
 
     @property
     def name(self) -> str | None:
         name: str | None = self.environment.name
         return name
+
+    @property
+    def api_name(self) -> str:
+        """The API it talks to, as plans record it (before its target opens: as configured)."""
+        if self.target is not None:
+            name: str = self.target.name
+            return name
+        return str(self.environment.api_url or "the configured API")
 
 
 class Fleet:
@@ -77,6 +86,19 @@ class Fleet:
     def named(self) -> bool:
         """True when the project defines environments (plans are then per environment)."""
         return bool(self.settings.environments)
+
+    def load_all(self) -> dict[str | None, Any]:
+        """Every environment's definitions, read before anything is sent. With environments,
+        one that does not load (a secret of its own missing) is that environment's error."""
+        loaded = {}
+        for member in self.members:
+            try:
+                loaded[member.name] = self.definitions(member)
+            except WfsyncError as exc:
+                if not self.named:
+                    raise
+                member.error = exc
+        return loaded
 
     def definitions(self, member: Member) -> Any:
         """The definitions as ``member``'s account gets them (its vars; its only)."""
@@ -203,15 +225,21 @@ class Fleet:
 
         with contextlib.ExitStack() as stack:
             for member in self.members:
-                target = stack.enter_context(
-                    open_target(
-                        self.api_url,
-                        sandbox=self.sandbox,
-                        configured_url=self.settings.api_url,
-                        environment=member.environment if self.named else None,
-                        settings=self.settings,
+                try:
+                    target = stack.enter_context(
+                        open_target(
+                            self.api_url,
+                            sandbox=self.sandbox,
+                            configured_url=self.settings.api_url,
+                            environment=member.environment if self.named else None,
+                            settings=self.settings,
+                        )
                     )
-                )
+                except WfsyncError as exc:
+                    if not self.named:
+                        raise  # the one account's problem is the command's
+                    member.error = exc  # a missing key for one account: the others go on
+                    continue
                 SECRETS.add(target.key)
                 SECRETS.add_url(target.url)
                 member.target = replace(target, name=url_without_password(target.name))
@@ -233,6 +261,10 @@ class Fleet:
             nonlocal halted
             async with gate:
                 if halted:
+                    return
+                if member.error is not None:
+                    results[index] = member.error
+                    halted = halts(member.error)
                     return
                 try:
                     async with connect(member.target, connections) as api:

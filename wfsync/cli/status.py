@@ -55,7 +55,7 @@ def status(html_file: str | None, **options: Any) -> None:
         )
 
     environments = [
-        EnvStatus(member.name or "default", member.target.name, "failing", {}, str(result))
+        EnvStatus(member.name or "default", member.api_name, "failing", {}, str(result))
         if isinstance(result, WfsyncError)
         else result
         for member, result in fleet.run(one, parallel=4)

@@ -209,7 +209,7 @@ def plan(
     from wfsync.sync import plan_against
 
     fleet = Fleet(paths, given)
-    loaded = {member.name: fleet.definitions(member) for member in fleet.members}
+    loaded = fleet.load_all()
 
     async def one(api: Any, member: Any) -> Any:
         return await plan_against(api, loaded[member.name], fleet.options(member), fleet.account(member))
@@ -220,7 +220,7 @@ def plan(
     if as_json:
         click.echo(json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        sections = [(m.name, m.target.name, r) for m, r in results]
+        sections = [(m.name, m.api_name, r) for m, r in results]
         click.echo(render.render_plans(sections, named=fleet.named, markdown=markdown, color=color), nl=False)
     if out:
         write_file(out, json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -333,7 +333,7 @@ def apply(
 
     async def one(api: Any, member: Any) -> Any:
         if fleet.named and not together:
-            click.echo(heading(member.name, member.target.name, color=color), file=out)
+            click.echo(heading(member.name, member.api_name, color=color), file=out)
         view = _View(out, color, f"[{member.name}] " if together else "", tty=out.isatty() and not together)
         try:
             result = await apply_session(
