@@ -25,12 +25,12 @@ import asyncio
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from wfsync.api import WorkflowsApi
 from wfsync.apply import ApplyReport, Outcome, apply_plan
-from wfsync.changes import Delete, Key, Update
+from wfsync.changes import Change, Delete, Key, Update
 from wfsync.definitions import Definition
 from wfsync.errors import PlanError
 from wfsync.live import read_jobs
@@ -65,12 +65,55 @@ class Convergence:
         return [outcome for report in self.reports for outcome in report.outcomes]
 
 
-@dataclass
-class _State:
-    rounds: int = 0
-    reports: list[ApplyReport] = field(default_factory=list)
-    normalised: dict[tuple[str, str], str] = field(default_factory=dict)
-    learned: list[Normalisation] = field(default_factory=list)
+class _Verifier:
+    """What the rounds know of the apply before them, and what they have found so far."""
+
+    def __init__(self, plan: Plan, report: ApplyReport) -> None:
+        self.ours = {change.title for change in plan.changes if change.action == "create"}
+        self.sent = {
+            (change.title, diff.path): diff.new
+            for change in plan.changes
+            if isinstance(change, Update)
+            for diff in change.diffs
+        }
+        self.failed = {outcome.change.key for outcome in report.outcomes if outcome.status != "done"}
+        # The workflows this apply made or planned against. A change to another one (a copy
+        # another runner made and everyone keeps) waits one round first: its maker is likely
+        # finishing the same change, and two runners making it at once would make it twice.
+        self.mine = {o.workflow_id for o in report.outcomes if o.workflow_id} | {
+            c.workflow_id for c in plan.changes if c.workflow_id
+        }
+        self.deferred: set[Key] = set()
+        self.rounds = 0
+        self.reports: list[ApplyReport] = []
+        self.normalised: dict[tuple[str, str], str] = {}
+        self.learned: list[Normalisation] = []
+
+    def still_to_do(self, remaining: Plan) -> list[Change]:
+        """The changes worth making again: not those that failed (reported already), nor
+        a field the server keeps changing back (noted and learnt instead)."""
+        changes = []
+        for change in remaining.changes:
+            if change.key in self.failed:
+                continue
+            kept = _normalised(change, self.sent, self.ours)
+            if kept is None:
+                changes.append(change)
+                continue
+            assert isinstance(change, Update)
+            self.normalised.setdefault((change.title, kept[0]), kept[1])
+            self.learned += [
+                Normalisation(change.title, diff.path, digest(diff.new), digest(diff.old))
+                for diff in change.diffs
+                if not diff.sensitive
+            ]
+        return changes
+
+    def ready(self, changes: Sequence[Change]) -> list[Change]:
+        """``changes`` less those on another runner's workflow, which wait a round first."""
+        waiting = [c for c in changes if c.workflow_id not in self.mine and c.key not in self.deferred]
+        self.deferred.update(change.key for change in waiting)
+        return [change for change in changes if change not in waiting]
 
 
 def _managed_equal(workflows: Sequence[LiveWorkflow]) -> bool:
@@ -112,34 +155,23 @@ async def converge(
 ) -> Convergence:
     """Verify the account after ``plan`` was carried out (``report``), and converge it.
     Changes that failed in ``report`` are not tried again here (their failure is reported)."""
-    ours = {change.title for change in plan.changes if change.action == "create"}
-    sent = {
-        (change.title, diff.path): diff.new
-        for change in plan.changes
-        if isinstance(change, Update)
-        for diff in change.diffs
-    }
-    failed = {outcome.change.key for outcome in report.outcomes if outcome.status != "done"}
-    # The workflows this apply made or planned against. A change to another one (a copy
-    # another runner made and everyone keeps) waits one round first: its maker is likely
-    # finishing the same change, and two runners making it at once would make it twice.
-    mine = {o.workflow_id for o in report.outcomes if o.workflow_id} | {
-        c.workflow_id for c in plan.changes if c.workflow_id
-    }
-    deferred: set[Key] = set()
-    state = _State()
+    verifier = _Verifier(plan, report)
     left: list[str] = []
     remaining: Plan | None = None
+
+    async def carry_out(changes: Sequence[Change]) -> None:
+        verifier.reports.append(
+            await apply_plan(api, Plan(tuple(changes)), parallelism=parallelism, report=on_outcome)
+        )
+
     for round_ in range(rounds):
         if round_:
             await asyncio.sleep(pause(round_))
-        state.rounds += 1
+        verifier.rounds += 1
         workflows = await api.list_workflows()
-        deletes, unresolved = _duplicates(workflows, ours)
+        deletes, unresolved = _duplicates(workflows, verifier.ours)
         if deletes:
-            state.reports.append(
-                await apply_plan(api, Plan(tuple(deletes)), parallelism=parallelism, report=on_outcome)
-            )
+            await carry_out(deletes)
             continue  # read again: another runner may have acted meanwhile
         jobs = await read_jobs(api, jobs_needed(definitions, workflows, plan.selection))
         try:
@@ -157,40 +189,21 @@ async def converge(
         except PlanError as exc:
             left = unresolved or exc.problems
             continue  # duplicates someone else made: they may be resolving them now
-        left = list(unresolved)
-        changes = []
-        for change in remaining.changes:
-            if change.key in failed:
-                continue
-            kept = _normalised(change, sent, ours)
-            if kept:
-                state.normalised.setdefault((change.title, kept[0]), kept[1])
-                assert isinstance(change, Update)
-                state.learned += [
-                    Normalisation(change.title, diff.path, digest(diff.new), digest(diff.old))
-                    for diff in change.diffs
-                    if not diff.sensitive
-                ]
-            else:
-                changes.append(change)
+        changes = verifier.still_to_do(remaining)
+        left = list(unresolved) + [f"{change.action} {change.title!r}" for change in changes]
         if not changes:
             remaining = None
             if not left:
                 break
             continue
-        left = [f"{change.action} {change.title!r}" for change in changes]
-        waiting = [c for c in changes if c.workflow_id not in mine and c.key not in deferred]
-        deferred.update(change.key for change in waiting)
-        changes = [change for change in changes if change not in waiting]
-        if changes and round_ + 1 < rounds:
-            state.reports.append(
-                await apply_plan(api, Plan(tuple(changes)), parallelism=parallelism, report=on_outcome)
-            )
+        ready = verifier.ready(changes)
+        if ready and round_ + 1 < rounds:
+            await carry_out(ready)
     return Convergence(
-        state.rounds,
-        tuple(state.reports),
-        tuple(state.normalised.values()),
-        tuple(state.learned),
+        verifier.rounds,
+        tuple(verifier.reports),
+        tuple(verifier.normalised.values()),
+        tuple(verifier.learned),
         tuple(left),
         remaining,
     )
