@@ -292,48 +292,8 @@ def compute_plan(
     changes: list[Change] = []
     warnings: list[str] = []
     for match in matches:
-        definition, live = match.definition, match.live
-        if not selection.covers(definition.title):
-            continue
-        create = None
-        if live is None:
-            create = Create(definition.title, None, dict(definition.body), dict(definition.secrets))
-            changes.append(create)
-        found: list[Change] = []
-        pending: list[str] | None = None
-        if definition.schedules is not None:
-            found, notes, pending = _schedule_changes(
-                match, jobs.get(live.id, ()) if live else (), now, create
-            )
-            warnings += notes
-        if live is not None:
-            digest = live_digest(live, pending)
-            diffs = workflow_body.diff(live.body, definition.body, definition.secrets)
-            if definition.secrets:  # show where a secret goes, never its value
-                written = {
-                    leaf.name: value
-                    for leaf, value in workflow_body.leaf_values(
-                        templated(definition.body, definition.secrets)
-                    )
-                }
-                diffs = [replace(d, written=written.get(d.path)) if d.sensitive else d for d in diffs]
-            if normalised:
-                diffs = _unless_normalised(definition.title, diffs, normalised, warnings)
-            if diffs:
-                patch = workflow_body.patch(definition.body, diffs)
-                changes.append(
-                    Update(
-                        definition.title,
-                        live.id,
-                        patch,
-                        tuple(diffs),
-                        match.renamed_from,
-                        dict(definition.secrets),
-                        live=digest,
-                    )
-                )
-            found = [replace(change, live=digest) for change in found]
-        changes += found
+        if selection.covers(match.definition.title):
+            changes += _changes_of(match, jobs, now, normalised or {}, warnings)
     claimed = {m.live.id for m in matches if m.live is not None}
     unmanaged, protected = [], []
     for workflow in workflows:
@@ -358,6 +318,48 @@ def compute_plan(
         prune=prune,
         selection=selection,
     )
+
+
+def _changes_of(
+    match: _Match,
+    jobs: Mapping[str, Sequence[Job]],
+    now: datetime,
+    normalised: Mapping[tuple[str, str], Normalisation],
+    warnings: list[str],
+) -> list[Change]:
+    """The changes that make one definition's live workflow (if any) match it."""
+    definition, live = match.definition, match.live
+    changes: list[Change] = []
+    create = None
+    if live is None:
+        create = Create(definition.title, None, dict(definition.body), dict(definition.secrets))
+        changes.append(create)
+    schedules: list[Change] = []
+    pending: list[str] | None = None
+    if definition.schedules is not None:
+        schedules, notes, pending = _schedule_changes(
+            match, jobs.get(live.id, ()) if live else (), now, create
+        )
+        warnings += notes
+    if live is None:
+        return changes + schedules
+    digest = live_digest(live, pending)
+    diffs = workflow_body.diff(live.body, definition.body, definition.secrets)
+    if definition.secrets:  # show where a secret goes, never its value
+        written = {
+            leaf.name: value
+            for leaf, value in workflow_body.leaf_values(templated(definition.body, definition.secrets))
+        }
+        diffs = [replace(d, written=written.get(d.path)) if d.sensitive else d for d in diffs]
+    if normalised:
+        diffs = _unless_normalised(definition.title, diffs, normalised, warnings)
+    if diffs:
+        patch = workflow_body.patch(definition.body, diffs)
+        secrets = dict(definition.secrets)
+        changes.append(
+            Update(definition.title, live.id, patch, tuple(diffs), match.renamed_from, secrets, live=digest)
+        )
+    return changes + [replace(change, live=digest) for change in schedules]
 
 
 def _unless_normalised(
