@@ -30,7 +30,8 @@ KEY = "key-7f3a9c20-distinct"
 TOKEN = "tok-5e8d1b44-distinct"
 TITLE_PART = "ttl-0c9e77aa-distinct"
 PASSWORD = "pw-91ac44e3-distinct"
-SECRETS = (KEY, TOKEN, TITLE_PART, PASSWORD)
+PLAIN_NAMED = "path-3d1f9a55-distinct"  # in a variable whose name says nothing of a secret
+SECRETS = (KEY, TOKEN, TITLE_PART, PASSWORD, PLAIN_NAMED)
 
 
 def invoke(*args: str) -> Any:
@@ -54,6 +55,7 @@ def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_emulator: Any
     monkeypatch.setenv("WFSYNC_LOCK_DIR", str(tmp_path / "locks"))
     monkeypatch.setenv("HOOK_TOKEN", TOKEN)
     monkeypatch.setenv("CAMPAIGN", TITLE_PART)
+    monkeypatch.setenv("CRM_PATH", PLAIN_NAMED)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     (tmp_path / "workflows").mkdir()
     (tmp_path / "workflows" / "w.yaml").write_text(
@@ -61,7 +63,7 @@ def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_emulator: Any
         "  - title: Lead follow-up\n"
         # A host ending in .invalid: its runs fail, and the job error quotes the URL.
         "    webhook: {url: 'https://hooks.example.invalid/h/${HOOK_TOKEN}'}\n"
-        "    callbackUrl: 'https://crm.example.com/cb?token=${HOOK_TOKEN}'\n"
+        "    callbackUrl: 'https://crm.example.com/${CRM_PATH}/cb?token=${HOOK_TOKEN}'\n"
         "  - title: Campaign\n"
         "    endCall: {phrases: ['bye ${CAMPAIGN}']}\n",
         encoding="utf-8",
@@ -84,6 +86,8 @@ COMMANDS = [
     ["summary", "Lead follow-up", "--debug"],
     ["summary", "Lead follow-up", "--timeline", "--json"],
     ["summary", "Lead follow-up", "--report", "--out", "report.json"],
+    ["summary", "Lead follow-up", "--report"],
+    ["summary", "Lead follow-up", "--report", "--json"],
 ]
 
 

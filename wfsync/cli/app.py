@@ -286,6 +286,10 @@ def call_api(
         names = ", ".join(str(env.name) for env in environments)
         raise ConfigError(f"this command works on one environment, and --env selects {names}")
     environment = environments[0] if settings.environments else None
+    # Whatever this command prints (a report, a job's error) may quote a value the project's
+    # definitions take from the environment: mask them all, as plan and apply do.
+    with contextlib.suppress(WfsyncError, OSError):
+        register_secrets(settings.paths)
     with (
         open_target(
             api_url,
