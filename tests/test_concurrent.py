@@ -9,6 +9,7 @@ certain, not left to timing, and the verification rounds must resolve them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,69 @@ def test_runners_started_at_once_leave_nothing_twice(
             assert "Verified: the live workflows match the definitions." in output
         else:  # a runner that cannot prove the account is right says what is left
             assert process.returncode == 1 and ("Not verified" in output or "FAILED" in output), output
+
+
+class LaggingListing:
+    """ASGI middleware: a workflow appears in listings only from the third listing after
+    its create (an eventually consistent read replica)."""
+
+    def __init__(self, app: Any, lag: int = 2) -> None:
+        self.app, self.lag = app, lag
+        self.hidden: dict[str, int] = {}  # id -> listings still to hide it from
+        self.creates = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/workflows":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        start: dict[str, Any] = {}
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        body = b"".join(chunks)
+        if scope["method"] == "POST" and start.get("status") == 201:
+            self.creates += 1
+            created = json.loads(body)
+            self.hidden[created.get("data", created)["id"]] = self.lag
+        elif scope["method"] == "GET" and start.get("status") == 200:
+            page = json.loads(body)
+            page["data"] = [w for w in page["data"] if self.hidden.get(w["id"], 0) <= 0]
+            for workflow_id in self.hidden:
+                self.hidden[workflow_id] -= 1
+            body = json.dumps(page).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_a_listing_that_lags_behind_creates_never_makes_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from wfsync.cli import main
+
+    config = EmulatorConfig(timing=SLOW_JOBS)
+    store = Store(":memory:", timing=config.timing)
+    (tmp_path / "w.yaml").write_text(
+        "workflows:\n  - title: Alpha\n  - title: Beta\n"
+        "    schedules: [{scheduledDate: '2099-01-01T09:00:00Z', timezone: GMT}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WFSYNC_API_KEY", DEV_KEY)
+    monkeypatch.setenv("WFSYNC_LOCK_DIR", str(tmp_path / "locks"))
+    lagging = LaggingListing(create_app(config, store))
+    with AppServer(lagging) as server:
+        result = CliRunner().invoke(main, ["apply", "w.yaml", "--api-url", server.url, "--auto-approve"])
+    titles = Counter(w["title"] for w in store.list_workflows(0, 100)[0])
+    assert titles == {"Alpha": 1, "Beta": 1}, result.output
+    assert lagging.creates == 2, "each create sent once: a lagging listing is read again, not believed"
+    assert result.exit_code == 0 and "Verified" in result.output, result.output

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,18 +84,31 @@ class _Verifier:
         self.mine = {o.workflow_id for o in report.outcomes if o.workflow_id} | {
             c.workflow_id for c in plan.changes if c.workflow_id
         }
+        # What this apply created, by title: it is never created again here. A listing that
+        # lags behind the creates must not make copies (the next round reads it again).
+        self.created = {
+            o.change.title: o.workflow_id
+            for o in report.outcomes
+            if o.change.action == "create" and o.status == "done" and o.workflow_id
+        }
         self.deferred: set[Key] = set()
         self.rounds = 0
         self.reports: list[ApplyReport] = []
         self.normalised: dict[tuple[str, str], str] = {}
         self.learned: list[Normalisation] = []
 
-    def still_to_do(self, remaining: Plan) -> list[Change]:
-        """The changes worth making again: not those that failed (reported already), nor
-        a field the server keeps changing back (noted and learnt instead)."""
-        changes = []
+    def still_to_do(self, remaining: Plan) -> tuple[list[Change], list[str]]:
+        """The changes worth making again, and what waits: not those that failed (reported
+        already), nor a field the server keeps changing back (noted and learnt instead), nor
+        a workflow this apply created that the listing does not show yet (never made twice)."""
+        changes, waiting = [], []
         for change in remaining.changes:
             if change.key in self.failed:
+                continue
+            if change.key.new_title in self.created:
+                if change.action == "create":
+                    made = self.created[change.title]
+                    waiting.append(f"created {change.title!r} (id {made}) is not in the listing yet")
                 continue
             kept = _normalised(change, self.sent, self.ours)
             if kept is None:
@@ -107,7 +121,7 @@ class _Verifier:
                 for diff in change.diffs
                 if not diff.sensitive
             ]
-        return changes
+        return changes, waiting
 
     def ready(self, changes: Sequence[Change]) -> list[Change]:
         """``changes`` less those on another runner's workflow, which wait a round first."""
@@ -159,14 +173,30 @@ async def converge(
     left: list[str] = []
     remaining: Plan | None = None
 
+    busy = 0.0  # how long the last round's writes took: the next pause is scaled by it
+
     async def carry_out(changes: Sequence[Change]) -> None:
-        verifier.reports.append(
-            await apply_plan(api, Plan(tuple(changes)), parallelism=parallelism, report=on_outcome)
-        )
+        """Each workflow's changes as one small plan, the workflows concurrently: a cancel and
+        the schedules made again follow each other at once, so that concurrent runners fixing
+        the same workflow rarely interleave (each cancel takes every pending run)."""
+        nonlocal busy
+        started = time.monotonic()
+        groups: dict[tuple[str | None, str | None], list[Change]] = {}
+        for change in changes:
+            groups.setdefault((change.key.workflow_id, change.key.new_title), []).append(change)
+        gate = asyncio.Semaphore(max(1, parallelism))
+
+        async def one(group: list[Change]) -> ApplyReport:
+            async with gate:
+                return await apply_plan(api, Plan(tuple(group)), parallelism=2, report=on_outcome)
+
+        reports = await asyncio.gather(*(one(group) for group in groups.values()))
+        verifier.reports.append(ApplyReport([o for report in reports for o in report.outcomes]))
+        busy = time.monotonic() - started
 
     for round_ in range(rounds):
         if round_:
-            await asyncio.sleep(pause(round_))
+            await asyncio.sleep(pause(round_) + random.uniform(0, 2 * busy))
         verifier.rounds += 1
         workflows = await api.list_workflows()
         deletes, unresolved = _duplicates(workflows, verifier.ours)
@@ -189,8 +219,8 @@ async def converge(
         except PlanError as exc:
             left = unresolved or exc.problems
             continue  # duplicates someone else made: they may be resolving them now
-        changes = verifier.still_to_do(remaining)
-        left = list(unresolved) + [f"{change.action} {change.title!r}" for change in changes]
+        changes, waiting = verifier.still_to_do(remaining)
+        left = list(unresolved) + waiting + [f"{change.action} {change.title!r}" for change in changes]
         if not changes:
             remaining = None
             if not left:
