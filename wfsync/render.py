@@ -235,8 +235,9 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
             lines += [f"  {item}" for item in settled.left]
     if result.remaining is not None and not result.remaining.empty:
         lines.append(render_text(result.remaining, color=color).rstrip())
-    elif report.ok and (result.remaining is not None or (settled is not None and not settled.left)):
-        lines.append("Verified: the live workflows match the definitions.")
+    elif (settled is not None and not settled.left) or (report.ok and result.remaining is not None):
+        made_good = "" if report.ok else " (what failed above was made good meanwhile)"
+        lines.append(f"Verified: the live workflows match the definitions{made_good}.")
     return "\n".join(lines) + "\n"
 
 
