@@ -4,7 +4,9 @@ change with a plan made now (a record of what was reviewed, never a program)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +163,18 @@ def test_a_plan_for_another_api_or_environment_is_refused() -> None:
         "the plan is for the account at https://other.example, not the account at https://api.example"
     ]
     assert differences(edited(environment="staging"), EVERY_KIND)[0].startswith("the plan is for staging at")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda data: data.update(format_version=True), "not a wfsync plan of format_version 1"),
+        (lambda data: data["counts"].update(create=-1), "counts: does not match the changes (edited?)"),
+        (lambda data: data["changes"][0].update(key=5), "changes[0].key: does not match the change (edited?)"),
+    ],
+)
+def test_what_a_plan_says_twice_must_agree(tmp_path: Path, edit: Any, message: str) -> None:
+    data = plan_data([EVERY_KIND])
+    edit(data)
+    with pytest.raises(PlanFileError, match=re.escape(message)):
+        read_plans(save(tmp_path, data))

@@ -59,7 +59,7 @@ def read_plans(path: str | os.PathLike[str]) -> list[Plan]:
     except ValueError as exc:
         raise PlanFileError(f"{where}: not a wfsync plan (invalid JSON: {exc})") from None
     top = Reader(data, where)
-    if data.get("format_version") != 1:
+    if type(data.get("format_version")) is not int or data.get("format_version") != 1:
         raise PlanFileError(f"{where}: not a wfsync plan of format_version 1")
     if "environments" in data:
         return [read_plan(top.child("environments", n)) for n in range(len(top.items("environments")))]
@@ -67,7 +67,18 @@ def read_plans(path: str | os.PathLike[str]) -> list[Plan]:
 
 
 def read_plan(reader: Reader) -> Plan:
-    """One account's plan from its JSON form (the inverse of ``Plan.data``)."""
+    """One account's plan from its JSON form (the inverse of ``Plan.data``). What the file
+    says twice (each change's key, the counts) must agree with itself, or it was edited."""
+    plan = _read_plan(reader)
+    for number, (change, written) in enumerate(zip(plan.changes, reader.items("changes"), strict=True)):
+        if isinstance(written, dict) and written.get("key") != change.key.data:
+            raise PlanFileError(f"{reader.where}.changes[{number}].key: does not match the change (edited?)")
+    if "counts" in reader.data and reader.data["counts"] != plan.counts:
+        raise PlanFileError(f"{reader.where}.counts: does not match the changes (edited?)")
+    return plan
+
+
+def _read_plan(reader: Reader) -> Plan:
     selection = reader.child("selection") if isinstance(reader.data.get("selection"), dict) else None
     refs = {
         name: tuple(
