@@ -2,7 +2,10 @@
 
 Each run starts a fresh emulator process (`--fault latency=20ms`, an empty database) and
 times the real command. The ideal is 1,000 x 20 ms / parallelism; a sequential run
-(`--parallelism 1`) is measured in the same run. Run from the repository root:
+(`--parallelism 1`) is measured in the same run. The client's CPU per write is the CPU
+time (user + system) of the apply process less that of a `wfsync plan` of the same
+folder against the same empty server (start-up, reading, one listing), over the creates.
+Run from the repository root:
 
     python bench/apply.py [--creates 1000] [--latency-ms 20] [--parallelism 10 --parallelism 20] [--runs 3]
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from plan import start_emulator
+from plan import start_emulator, wfsync_env
 
 from wfsync.emulator import DEV_KEY
 
@@ -37,33 +41,35 @@ def write_definitions(folder: Path, creates: int) -> None:
         (folder / f"team-{start // per_file:03d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cpu(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of one child process, which must succeed."""
+    cpu_started, started = children_cpu(), time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    elapsed, cpu = time.perf_counter() - started, children_cpu() - cpu_started
+    if done.returncode not in (0, 2):  # 2: plan's --detailed-exitcode, changes to make
+        raise SystemExit(f"{args[3:5]} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return elapsed, cpu, done.stdout
+
+
+def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -> tuple[float, float]:
+    """(wall seconds, client CPU milliseconds per create) of one apply."""
     with tempfile.TemporaryDirectory() as name:
         process, url = start_emulator(str(Path(name) / "db"), f"{latency_ms}ms")
         try:
-            env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY}
-            started = time.perf_counter()
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "wfsync",
-                    "apply",
-                    str(folder),
-                    "--api-url",
-                    url,
-                    "--auto-approve",
-                    "--parallelism",
-                    str(parallelism),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-            )
-            elapsed = time.perf_counter() - started
-            if done.returncode != 0 or f"{creates} created" not in done.stdout:
-                raise SystemExit(f"apply failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
-            return elapsed
+            env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY})
+            command = [sys.executable, "-m", "wfsync"]
+            plan = [*command, "plan", str(folder), "--api-url", url, "--detailed-exitcode"]
+            _, fixed, _ = run_cpu(plan, env)
+            args = [*command, "apply", str(folder), "--api-url", url, "--auto-approve"]
+            elapsed, cpu, out = run_cpu([*args, "--parallelism", str(parallelism)], env)
+            if f"{creates} created" not in out:
+                raise SystemExit(f"apply failed:\n{out[-1500:]}")
+            return elapsed, (cpu - fixed) * 1000 / creates
         finally:
             process.terminate()
             process.wait()
@@ -85,17 +91,19 @@ def main() -> None:
         write_definitions(folder, args.creates)
         rows = []
         for parallelism in levels:
-            times = [
+            measured = [
                 timed_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)
             ]
-            rows.append((parallelism, statistics.median(times), times))
-        sequential = None if args.no_sequential else timed_apply(folder, args.latency_ms, 1, args.creates)
+            times = [wall for wall, _ in measured]
+            cpu = statistics.median(per_write for _, per_write in measured)
+            rows.append((parallelism, statistics.median(times), times, cpu))
+        sequential = None if args.no_sequential else timed_apply(folder, args.latency_ms, 1, args.creates)[0]
     print(f"wfsync apply: {args.creates:,} creates, {args.latency_ms} ms added to every request")
-    for parallelism, median, times in rows:
+    for parallelism, median, times, cpu in rows:
         ideal = args.creates * args.latency_ms / 1000 / parallelism
         line = (
             f"parallelism {parallelism}: median {median:.2f}s (runs {', '.join(f'{t:.2f}' for t in times)}); "
-            f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x"
+            f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x; client CPU {cpu:.2f} ms per write"
         )
         if sequential:
             line += f"; {sequential / median:.1f}x faster than sequential"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from plan import start_emulator
+from plan import start_emulator, wfsync_env
 
 from wfsync.emulator import DEV_KEY
 
@@ -47,7 +47,7 @@ def timed_fleet_apply(accounts: int, workflows: int, latency_ms: int, parallel_e
         servers = [start_emulator(str(folder / f"db-{n}"), f"{latency_ms}ms") for n in range(accounts)]
         try:
             write_project(folder, [url for _, url in servers], workflows)
-            env = {**os.environ, "FLEET_KEY": DEV_KEY, "WFSYNC_LOCK_DIR": str(folder / "locks")}
+            env = wfsync_env({**os.environ, "FLEET_KEY": DEV_KEY, "WFSYNC_LOCK_DIR": str(folder / "locks")})
             env.pop("WFSYNC_API_URL", None)
             args = [sys.executable, "-m", "wfsync", "apply", "--env", "*", "--auto-approve"]
             args += ["--parallel-envs", str(parallel_envs)]

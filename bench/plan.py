@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,6 +28,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from validate import write_definitions
 
 from wfsync.emulator import DEV_KEY, Store
+
+# The wfsync code the measured commands import: this tree unless bench/run.py --before
+# points it at an older commit's files. The emulator always runs this tree's code, so
+# both are measured against the same server.
+WFSYNC_PATH: str | None = None
+
+
+def wfsync_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a measured wfsync command (its PYTHONPATH the code under test)."""
+    return {**env, "PYTHONPATH": WFSYNC_PATH} if WFSYNC_PATH else env
+
 
 BARE_LOOP = """
 import sys, time, httpx
@@ -97,6 +109,16 @@ def peak_rss(args: list[str], env: dict[str, str]) -> int:
 
 def measure(workflows: int, latency: str, runs: int, files: int = 100) -> dict[str, float]:
     """requests, plan and bare-loop median seconds, and plan's peak memory, for one size."""
+    row = measure_codes(workflows, latency, runs, files, [WFSYNC_PATH])
+    return {**row, "plan": row["plan"][WFSYNC_PATH], "peak_mib": row["peak_mib"][WFSYNC_PATH]}
+
+
+def measure_codes(
+    workflows: int, latency: str, runs: int, files: int, codes: list[str | None]
+) -> dict[str, Any]:
+    """As :func:`measure` for each of several wfsync codes (None: this tree), against one
+    seeded server: ``plan`` and ``peak_mib`` are keyed by code."""
+    global WFSYNC_PATH
     pages = -(-workflows // 100)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name) / "workflows"
@@ -110,8 +132,8 @@ def measure(workflows: int, latency: str, runs: int, files: int = 100) -> dict[s
             path.write_text(text, encoding="utf-8")
         db = str(Path(name) / "live.db")
         seed(db, workflows, files)
-        env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"}
         process, url = start_emulator(db, latency)
+        mine = WFSYNC_PATH
         try:
             command = [
                 sys.executable,
@@ -123,29 +145,37 @@ def measure(workflows: int, latency: str, runs: int, files: int = 100) -> dict[s
                 url,
                 "--detailed-exitcode",
             ]
-            plan_times, bare_times, requests = [], [], set()
+            plan_times: dict[str | None, list[float]] = {code: [] for code in codes}
+            memory: dict[str | None, float] = {}
+            bare_times, requests = [], set()
             for _ in range(runs):
-                elapsed, _, err = run_measured([*command, "--debug"], env)
-                plan_times.append(elapsed)
-                requests.add(len(re.findall(r"wfsync\.api DEBUG \w+ /", err)))
+                for code in codes:
+                    WFSYNC_PATH = code
+                    env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"})
+                    elapsed, _, err = run_measured([*command, "--debug"], env)
+                    plan_times[code].append(elapsed)
+                    requests.add(len(re.findall(r"wfsync\.(?:api|transport) DEBUG \w+ /\S* -> \d+", err)))
                 elapsed, out, _ = run_measured(
-                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)], env
+                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)], dict(os.environ)
                 )
                 bare_times.append(elapsed)
                 assert int(out.split()[0]) == workflows
-            memory = peak_rss(command, env)
+            for code in codes:
+                WFSYNC_PATH = code
+                env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"})
+                memory[code] = peak_rss(command, env) / 1024
         finally:
+            WFSYNC_PATH = mine
             process.terminate()
             process.wait()
             if process.stderr:
                 process.stderr.close()
-    assert len(requests) == 1, requests
     return {
-        "requests": requests.pop(),
+        "requests": max(requests),
         "pages": pages,
-        "plan": statistics.median(plan_times),
+        "plan": {code: statistics.median(times) for code, times in plan_times.items()},
         "bare": statistics.median(bare_times),
-        "peak_mib": memory / 1024,
+        "peak_mib": memory,
     }
 
 

@@ -1,26 +1,33 @@
 """Every benchmark of wfsync in one run, written to bench/RESULTS.md.
 
 Measures on this machine, against the emulator over loopback, each figure the median of
-several runs and each ratio taken within one run:
+several runs and each ratio taken within one run; with ``--before REF`` every command is
+measured for that commit's code too, in the same run, against the same servers:
 
-- validate 10,000 definitions (wall time; YAML vs schema vs the rest);
-- plan with 1,000 / 10,000 / 50,000 workflows live and defined and nothing to change
-  (requests sent, wall time, ratio to a bare httpx loop over the same pages, peak memory),
-  on bare loopback and with 20 ms added per request;
-- apply of 1,000 creates at 20 ms latency (ratio to ideal and to sequential);
-- start-up of `wfsync --help` and `wfsync --version`.
+- validate 10,000 definitions (wall and CPU time; YAML vs schema vs the rest);
+- plan with 10,000 / 50,000 / 100,000 workflows live and defined and nothing to change
+  (requests sent, wall time, ratio to a bare httpx loop over the same pages, peak memory
+  and memory per workflow), on bare loopback and with 20 ms added per request;
+- apply of 1,000 creates at 20 ms latency at parallelism 10 / 32 / 64 (ratio to ideal,
+  client CPU per write);
+- a fleet apply (bench/fleet.py): 20 accounts x 50 workflows, --parallel-envs 5 vs 1;
+- start-up of `wfsync --help` and `wfsync --version`;
+- where the time goes: a cProfile of plan at 10,000 on loopback and of apply at 32.
 
-    python bench/run.py [--runs 3] [--quick] [--out bench/RESULTS.md]
+    python bench/run.py [--runs 3] [--quick] [--before REF] [--out bench/RESULTS.md]
 
-This takes a few minutes; it is not part of the test run.
+This takes many minutes; it is not part of the test run.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import os
 import platform
+import pstats
+import re
 import statistics
 import subprocess
 import sys
@@ -32,15 +39,18 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import apply as apply_bench  # noqa: E402
+import fleet as fleet_bench  # noqa: E402
 import plan as plan_bench  # noqa: E402
 import validate as validate_bench  # noqa: E402
+
+from wfsync.emulator import DEV_KEY  # noqa: E402
 
 
 def startup(command: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True)
+        subprocess.run(command, capture_output=True, check=True, env=plan_bench.wfsync_env(dict(os.environ)))
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -59,15 +69,93 @@ def machine() -> str:
     )
 
 
+def checkout(ref: str, into: Path) -> str:
+    """The files of commit ``ref`` under ``into`` (no worktree: git archive)."""
+    archive = subprocess.run(["git", "archive", ref], capture_output=True, check=True, cwd=HERE.parent)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return str(into)
+
+
+def package(filename: str) -> str:
+    """The package a profiled function lives in, for the where-the-time-goes table."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins (C)"
+    found = re.search(r"site-packages/([A-Za-z0-9_]+)", filename)
+    if found:
+        return found.group(1)
+    found = re.search(r"/(wfsync)/(?:([a-z_]+)/)?([a-z_]+)\.py$", filename)
+    if found:
+        return "wfsync." + (found.group(2) or found.group(3))
+    return "stdlib" if "/lib/python3" in filename else filename
+
+
+def profile(args: list[str], env: dict[str, str], top: int = 12) -> list[str]:
+    """Markdown: own time by package and the top functions of one cProfile'd command."""
+    with tempfile.TemporaryDirectory() as name:
+        out = str(Path(name) / "profile")
+        done = subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", out, "-m", "wfsync", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if done.returncode not in (0, 2):
+            raise SystemExit(f"profiled {args[:2]} failed:\n{done.stderr[-1500:]}")
+        stats = pstats.Stats(out)
+    table = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in table.values())
+    by_package: collections.Counter[str] = collections.Counter()
+    for (filename, _, _), entry in table.items():
+        by_package[package(filename)] += entry[2]
+    lines = ["| package | own time | share |", "|---|---|---|"]
+    for name, seconds in by_package.most_common(8):
+        lines.append(f"| {name} | {seconds:.2f} s | {seconds / total:.0%} |")
+    lines += ["", "| function | calls | own time |", "|---|---|---|"]
+    ranked = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    for (filename, line, function), entry in ranked:
+        where = re.sub(r".*/(site-packages|wfsync|python3\.\d+)/", r"\1/", filename)
+        lines.append(f"| `{where}:{line}({function})` | {entry[1]:,} | {entry[2]:.2f} s |")
+    return [f"Profiled total {total:.2f} s (cProfile's own overhead included).", "", *lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one run: to check the script")
+    parser.add_argument("--before", metavar="REF", help="also measure this commit's code, in the same run")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
-    sizes = [1_000, 2_000] if args.quick else [1_000, 10_000, 50_000]
+    sizes = [1_000, 2_000] if args.quick else [10_000, 50_000, 100_000]
     creates = 200 if args.quick else 1_000
+    with tempfile.TemporaryDirectory() as old:
+        codes: list[str | None] = [None]
+        if args.before:
+            codes = [checkout(args.before, Path(old)), None]
+        lines = measure_all(args, runs, sizes, creates, codes)
+    label = f" --before {args.before}" if args.before else ""
+    header = [
+        "# Benchmark results",
+        "",
+        f"Measured {datetime.date.today().isoformat()} on {machine()} with `python bench/run.py"
+        f"{' --quick' if args.quick else f' --runs {runs}'}{label}`.",
+        "Each figure is a median of the runs; each ratio is taken within one run. The machine is",
+        "shared (2 cores, several engineers' tests and benchmarks), so compare ratios and the",
+        "before/after pairs, which were measured side by side, rather than absolute times.",
+    ]
+    if args.before:
+        header += [
+            f"**before** is commit `{args.before}` (its code run by the same benchmarks, against the",
+            "same emulator, which always runs this tree's code); **after** is this tree.",
+        ]
+    Path(args.out).write_text("\n".join([*header, "", *lines, NOTES]), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+def measure_all(
+    args: argparse.Namespace, runs: int, sizes: list[int], creates: int, codes: list[str | None]
+) -> list[str]:
+    names = {code: ("after" if code is None else "before") for code in codes}
     lines: list[str] = []
 
     print("validate…", flush=True)
@@ -75,20 +163,35 @@ def main() -> None:
         folder = Path(name)
         count = 1_000 if args.quick else 10_000
         validate_bench.write_definitions(folder, count, 100)
-        walls = validate_bench.timed_command(folder, max(runs, 3))
+        timed = {}
+        for code in codes:
+            plan_bench.WFSYNC_PATH = code
+            timed[code] = validate_bench.timed_command(folder, max(runs, 3))
+        plan_bench.WFSYNC_PATH = None
         parts = validate_bench.split(folder, max(runs, 3))
-    wall = statistics.median(walls)
     lines += [
         "## validate",
         "",
         f"`wfsync validate DIR` on {count:,} definitions in 100 files (every tenth with a schedule, every",
         "webhook URL with a `${HOOK_TOKEN}` reference), in a fresh process.",
         "",
-        "| wall time (median) | in-process load | YAML reading | schema validation | the rest |",
-        "|---|---|---|---|---|",
-        f"| **{wall:.2f} s** (runs {', '.join(f'{t:.2f}' for t in walls)}) | {parts['total']:.2f} s | "
-        f"{parts['yaml']:.2f} s ({parts['yaml'] / parts['total']:.0%}) | {parts['schema']:.2f} s "
-        f"({parts['schema'] / parts['total']:.0%}) | "
+        "| code | wall time (median) | CPU time (median) |",
+        "|---|---|---|",
+    ]
+    for code, (walls, cpus) in timed.items():
+        shown = ", ".join(f"{t:.2f}" for t in walls)
+        lines.append(
+            f"| {names[code]} | **{statistics.median(walls):.2f} s** (runs {shown}) | "
+            f"{statistics.median(cpus):.2f} s |"
+        )
+    lines += [
+        "",
+        "Where the time of this tree's load goes (in-process):",
+        "",
+        "| in-process load | YAML reading | schema validation | the rest |",
+        "|---|---|---|---|",
+        f"| {parts['total']:.2f} s | {parts['yaml']:.2f} s ({parts['yaml'] / parts['total']:.0%}) | "
+        f"{parts['schema']:.2f} s ({parts['schema'] / parts['total']:.0%}) | "
         f"{parts['total'] - parts['yaml'] - parts['schema']:.2f} s |",
         "",
     ]
@@ -97,69 +200,152 @@ def main() -> None:
         "## plan",
         "",
         "Workflows live and defined, identical, so the plan has nothing to change. The emulator runs",
-        "in its own process; the bare loop is a sequential httpx client fetching the same pages.",
+        "in its own process; the bare loop is a sequential httpx client fetching the same pages, in",
+        "the same run. Memory per workflow is the peak above that of a plan of 100 workflows.",
         "",
-        "| workflows | latency | requests (pages) | `wfsync plan` | bare httpx loop | ratio | peak memory |",
-        "|---|---|---|---|---|---|---|",
+        "| workflows | latency | code | requests (pages) | `wfsync plan` | bare httpx loop | ratio "
+        "| peak memory | per workflow |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    start_up = plan_bench.measure_codes(100, "0", 1, 100, codes)["peak_mib"]
     for size in sizes:
         for latency in ("0", "20ms"):
             print(f"plan {size:,} at {latency}…", flush=True)
-            row = plan_bench.measure(size, latency, runs)
-            requests, ratio = f"{row['requests']:.0f} ({row['pages']:.0f})", row["plan"] / row["bare"]
-            lines.append(
-                f"| {size:,} | {latency} | {requests} | {row['plan']:.2f} s | {row['bare']:.2f} s | "
-                f"**{ratio:.2f}x** | {row['peak_mib']:.0f} MiB |"
-            )
+            row = plan_bench.measure_codes(size, latency, runs, 100, codes)
+            for code in codes:
+                took, peak = row["plan"][code], row["peak_mib"][code]
+                per = (peak - start_up[code]) * 1024 / (size - 100)
+                lines.append(
+                    f"| {size:,} | {latency} | {names[code]} | {row['requests']:.0f} ({row['pages']:.0f}) | "
+                    f"{took:.2f} s | {row['bare']:.2f} s | **{took / row['bare']:.2f}x** | "
+                    f"{peak:.0f} MiB | {per:.2f} KiB |"
+                )
     lines.append("")
 
     print("apply…", flush=True)
+    levels = [10, 32] if args.quick else [10, 32, 64]
+    applied: dict[tuple[str | None, int], tuple[float, list[float], float]] = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         apply_bench.write_definitions(folder, creates)
-        times = [apply_bench.timed_apply(folder, 20, 10, creates) for _ in range(runs)]
-        sequential = apply_bench.timed_apply(folder, 20, 1, creates)
-    median = statistics.median(times)
-    ideal = creates * 0.020 / 10
+        for parallelism in levels:
+            for code in codes:
+                plan_bench.WFSYNC_PATH = code
+                measured = [apply_bench.timed_apply(folder, 20, parallelism, creates) for _ in range(runs)]
+                times = [wall for wall, _ in measured]
+                cpu = statistics.median(per for _, per in measured)
+                applied[code, parallelism] = (statistics.median(times), times, cpu)
+        plan_bench.WFSYNC_PATH = None
     lines += [
         "## apply",
         "",
-        f"`wfsync apply --auto-approve` of {creates:,} creates, 20 ms added to every request,",
-        "a fresh emulator process per run.",
+        f"`wfsync apply --auto-approve` of {creates:,} creates, 20 ms added to every request, a fresh",
+        "emulator process per run. Client CPU per write: the CPU time of the apply process less that",
+        "of a `wfsync plan` of the same folder (start-up, reading, listing), over the creates.",
         "",
-        "| parallelism | wall time (median) | ideal | ratio to ideal | vs sequential |",
-        "|---|---|---|---|---|",
-        f"| 10 (default) | {median:.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}) | {ideal:.2f} s | "
-        f"**{median / ideal:.2f}x** | {sequential / median:.1f}x faster |",
-        f"| 1 | {sequential:.2f} s | {ideal * 10:.2f} s | {sequential / ideal / 10:.2f}x | |",
-        "",
+        "| parallelism | code | wall time (median) | ideal | ratio to ideal | vs parallelism 10 "
+        "| client CPU per write |",
+        "|---|---|---|---|---|---|---|",
     ]
+    for parallelism in levels:
+        for code in codes:
+            median, times, cpu = applied[code, parallelism]
+            ideal = creates * 0.020 / parallelism
+            versus = median / applied[code, 10][0]
+            shown = ", ".join(f"{t:.2f}" for t in times)
+            lines.append(
+                f"| {parallelism} | {names[code]} | {median:.2f} s (runs {shown}) "
+                f"| {ideal:.2f} s | **{median / ideal:.2f}x** | {versus:.2f}x | {cpu:.2f} ms |"
+            )
+    lines.append("")
+
+    print("fleet…", flush=True)
+    accounts, workflows = (4, 20) if args.quick else (20, 50)
+    fleet: dict[tuple[str | None, int], float] = {}
+    for parallel in (1, 5):
+        for code in codes:
+            plan_bench.WFSYNC_PATH = code
+            fleet[code, parallel] = statistics.median(
+                fleet_bench.timed_fleet_apply(accounts, workflows, 20, parallel) for _ in range(runs)
+            )
+    plan_bench.WFSYNC_PATH = None
+    lines += [
+        "## fleet apply",
+        "",
+        f"`wfsync apply --env '*' --auto-approve` over {accounts} accounts x {workflows} workflows, each",
+        "account its own emulator process with 20 ms added to every request (bench/fleet.py).",
+        "",
+        "| code | one account at a time | `--parallel-envs 5` | ratio |",
+        "|---|---|---|---|",
+    ]
+    for code in codes:
+        one, many = fleet[code, 1], fleet[code, 5]
+        lines.append(f"| {names[code]} | {one:.2f} s | {many:.2f} s | **{many / one:.2f}x** |")
+    lines.append("")
 
     print("start-up…", flush=True)
     python = [sys.executable, "-m", "wfsync"]
-    help_s, version_s = startup([*python, "--help"], 10), startup([*python, "--version"], 10)
     bare = startup([sys.executable, "-c", "pass"], 10)
     lines += [
         "## start-up",
         "",
-        "| command | median of 10 | of which the interpreter itself |",
-        "|---|---|---|",
-        f"| `wfsync --help` | {help_s * 1000:.0f} ms | {bare * 1000:.0f} ms |",
-        f"| `wfsync --version` | {version_s * 1000:.0f} ms | {bare * 1000:.0f} ms |",
+        "Median of 10 fresh processes; the interpreter itself (`python -c pass`) takes "
+        f"{bare * 1000:.0f} ms.",
         "",
+        "| command | " + " | ".join(names[code] for code in codes) + " |",
+        "|---|" + "---|" * len(codes),
     ]
+    for flag in ("--help", "--version"):
+        cells = []
+        for code in codes:
+            plan_bench.WFSYNC_PATH = code
+            cells.append(f"{startup([*python, flag], 10) * 1000:.0f} ms")
+        lines.append(f"| `wfsync {flag}` | " + " | ".join(cells) + " |")
+    plan_bench.WFSYNC_PATH = None
+    lines.append("")
 
-    header = [
-        "# Benchmark results",
-        "",
-        f"Measured {datetime.date.today().isoformat()} on {machine()} with `python bench/run.py"
-        f"{' --quick' if args.quick else f' --runs {runs}'}`.",
-        "Each figure is a median of several runs; each ratio is taken within one run. The machine is",
-        "shared, so compare ratios rather than absolute times.",
-        "",
-    ]
-    Path(args.out).write_text("\n".join(header + lines + [NOTES]), encoding="utf-8")
-    print(f"wrote {args.out}")
+    print("profiles…", flush=True)
+    lines += ["## where the time goes now", ""]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name) / "workflows"
+        folder.mkdir()
+        size = 2_000 if args.quick else 10_000
+        validate_bench.write_definitions(folder, size, 100)
+        for path in folder.glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            text = re.sub(r"    schedules:\n      - scheduledDate: .*\n        timezone: .*\n", "", text)
+            path.write_text(text, encoding="utf-8")
+        db = str(Path(name) / "live.db")
+        plan_bench.seed(db, size, 100)
+        env = {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"}
+        process, url = plan_bench.start_emulator(db, "0")
+        try:
+            lines += [
+                f"### `wfsync plan` of {size:,} workflows on bare loopback, nothing to change",
+                "",
+                *profile(["plan", str(folder), "--api-url", url, "--detailed-exitcode"], env),
+            ]
+        finally:
+            process.terminate()
+            process.wait()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name) / "defs"
+        folder.mkdir()
+        apply_bench.write_definitions(folder, creates)
+        process, url = plan_bench.start_emulator(str(Path(name) / "db"), "20ms")
+        try:
+            lines += [
+                f"### `wfsync apply` of {creates:,} creates at 20 ms, `--parallelism 32`",
+                "",
+                *profile(
+                    ["apply", str(folder), "--api-url", url, "--auto-approve", "--parallelism", "32"],
+                    {**os.environ, "WFSYNC_API_KEY": DEV_KEY},
+                ),
+            ]
+        finally:
+            process.terminate()
+            process.wait()
+    return lines
 
 
 NOTES = """## Reading the figures

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ import httpx
 from wfsync import __version__, paging, shapes
 from wfsync.errors import ConfigError, NotFoundError, ProtocolError, RequestError, UnsafeIdError
 from wfsync.shapes import Job, LiveWorkflow
-from wfsync.transport import RetryPolicy, Timeouts, Transport
+from wfsync.transport import RetryPolicy, Timeouts, Transport, shard_sizes
 from wfsync.urls import check_url
 
 __all__ = [
@@ -137,18 +137,30 @@ class ApiClient:
             raise ConfigError("the API key is empty or holds characters a header cannot carry")
         check_url(base_url, allow_insecure_http=allow_insecure_http)
         timeouts = timeouts or Timeouts()
-        http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"X-API-Key": key, "User-Agent": f"wfsync/{__version__}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=transport,
-            follow_redirects=False,
-            # No TLS context to build (tens of ms) for a plain-http URL such as the emulator's.
-            verify=not base_url.startswith("http://"),
-        )
-        async with http:
-            layer = Transport(http, key=key, retry=retry, timeouts=timeouts, sleep=sleep, clock=clock)
+        # One TLS context for every shard (each costs tens of ms to build); none for plain
+        # http, such as the emulator's.
+        verify = False if base_url.startswith("http://") else httpx.create_ssl_context()
+
+        # The one place that knows the key and the headers: every shard is built here.
+        headers = {"X-API-Key": key, "User-Agent": f"wfsync/{__version__}", "Accept": "application/json"}
+
+        def client(size: int) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=base_url.rstrip("/"),
+                headers=headers,
+                timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                transport=transport,
+                follow_redirects=False,
+                verify=verify,
+            )
+
+        # Several small pools, not one large one (see wfsync.transport); a test's own
+        # transport has no pool to spread over, so it gets one client.
+        sizes = shard_sizes(connections) if transport is None else [connections]
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(client(size)) for size in sizes]
+            layer = Transport(clients, key=key, retry=retry, timeouts=timeouts, sleep=sleep, clock=clock)
             yield cls(layer, clock=clock)
 
     async def request(

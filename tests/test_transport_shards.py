@@ -1,0 +1,152 @@
+"""Requests spread over several small clients: httpcore's pool checks every connection it
+holds on each request, so many connections live in many small pools, not one large one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from wfsync.api import ApiClient
+from wfsync.emulator import DEV_KEY
+from wfsync.transport import SHARD_CONNECTIONS, Transport, shard_sizes
+
+KEY = "sk-shard-5f0e2a9c77b1"
+
+
+@pytest.mark.parametrize("connections", [1, 2, 3, 4, 5, 8, 12, 20, 34, 66, 130])
+def test_shards_hold_the_connections_asked_for_each_small_and_even(connections: int) -> None:
+    sizes = shard_sizes(connections)
+    assert sum(sizes) == connections
+    assert max(sizes) <= SHARD_CONNECTIONS
+    assert max(sizes) - min(sizes) <= 1
+    assert len(sizes) == -(-connections // SHARD_CONNECTIONS)  # no more clients than needed
+
+
+def test_no_connections_asked_for_still_gives_one() -> None:
+    assert shard_sizes(0) == [1]
+
+
+class Recorder:
+    """Clients whose answers wait until released, recording which client each request took."""
+
+    def __init__(self, clients: int, expect: int) -> None:
+        self.taken: list[int] = []
+        self.expect = expect
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+        self.clients = [
+            httpx.AsyncClient(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(self.handler(n)))
+            for n in range(clients)
+        ]
+
+    def handler(self, shard: int) -> Any:
+        async def handle(request: httpx.Request) -> httpx.Response:
+            self.taken.append(shard)
+            if len(self.taken) >= self.expect:
+                self.arrived.set()
+            await self.release.wait()
+            if request.url.path == "/boom":
+                raise httpx.ReadError("dropped", request=request)
+            return httpx.Response(200, json={"shard": shard})
+
+        return handle
+
+
+def test_concurrent_requests_go_to_the_least_busy_client() -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        recorder = Recorder(clients=3, expect=7)
+        layer = Transport(recorder.clients)
+        sent = [asyncio.create_task(layer.request("GET", "/v1/workflows")) for _ in range(7)]
+        await recorder.arrived.wait()
+        in_flight = list(layer._in_flight)
+        recorder.release.set()
+        await asyncio.gather(*sent)
+        return in_flight, recorder.taken
+
+    in_flight, taken = asyncio.run(scenario())
+    assert sorted(in_flight) == [2, 2, 3]
+    assert sorted(taken.count(n) for n in range(3)) == [2, 2, 3]
+
+
+def test_one_request_at_a_time_keeps_to_the_first_client() -> None:
+    # Its connection stays alive between requests; spreading a light load would open one
+    # connection in every client for nothing.
+    async def scenario() -> list[int]:
+        recorder = Recorder(clients=3, expect=1)
+        recorder.release.set()
+        layer = Transport(recorder.clients)
+        for _ in range(5):
+            await layer.request("GET", "/v1/workflows")
+        return recorder.taken
+
+    assert asyncio.run(scenario()) == [0] * 5
+
+
+def test_a_failed_request_frees_its_client() -> None:
+    async def scenario() -> tuple[type[BaseException], list[int]]:
+        recorder = Recorder(clients=2, expect=2)
+        layer = Transport(recorder.clients)
+        sent = [asyncio.create_task(layer.request("POST", "/boom")) for _ in range(2)]
+        await recorder.arrived.wait()
+        recorder.release.set()
+        outcomes = await asyncio.gather(*sent, return_exceptions=True)
+        assert all(isinstance(outcome, Exception) for outcome in outcomes)
+        return type(outcomes[0]), layer._in_flight
+
+    error, in_flight = asyncio.run(scenario())
+    assert error.__name__ == "TransportError"
+    assert in_flight == [0, 0]
+
+
+def test_a_transport_needs_a_client() -> None:
+    with pytest.raises(ValueError, match="at least one client"):
+        Transport([])
+
+
+def test_connect_builds_small_clients_alike_that_all_carry_the_key() -> None:
+    async def scenario() -> list[tuple[str, str | None, str | None]]:
+        async with ApiClient.connect("http://127.0.0.1:9", KEY, connections=34) as api:
+            return [
+                (str(client.base_url), client.headers.get("x-api-key"), client.headers.get("user-agent"))
+                for client in api.transport.clients
+            ]
+
+    clients = asyncio.run(scenario())
+    assert len(clients) == len(shard_sizes(34)) > 1
+    assert {base for base, _, _ in clients} == {"http://127.0.0.1:9"}
+    assert {key for _, key, _ in clients} == {KEY}
+    assert all(agent and agent.startswith("wfsync/") for _, _, agent in clients)
+
+
+def test_connect_with_a_given_transport_builds_one_client() -> None:
+    async def scenario() -> int:
+        mock = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+        async with ApiClient.connect("http://127.0.0.1:9", KEY, connections=34, transport=mock) as api:
+            return len(api.transport.clients)
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_many_concurrent_writes_over_loopback_all_arrive(start_emulator: Any) -> None:
+    # The shards over real sockets: 40 creates at once through 5 clients, each created once.
+    server = start_emulator()
+
+    async def scenario() -> tuple[int, list[int]]:
+        async with ApiClient.connect(server.url, DEV_KEY, connections=18) as api:
+            await asyncio.gather(
+                *(
+                    api.create_workflow(
+                        {"title": f"Shard {n:02d}", "callbackUrl": "https://crm.example.com/h"}
+                    )
+                    for n in range(40)
+                )
+            )
+            listed = await api.list_workflows()
+            return len(listed), list(api.transport._in_flight)
+
+    count, in_flight = asyncio.run(scenario())
+    assert count == 40
+    assert in_flight == [0] * len(shard_sizes(18))
