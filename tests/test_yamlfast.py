@@ -210,7 +210,11 @@ def test_the_generator_reaches_the_line_reader() -> None:
         lambda text: text.count("\n") >= 8 and "- " in text and check_agrees(text),
         # A search, not a timed test: no deadline or speed checks on a loaded machine.
         settings=settings(
-            max_examples=1500, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+            max_examples=1500,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,  # the same search every run: a search that may miss is a flaky test
         ),
     )
     assert read_plain(nested, _plain_scalar) is not None
