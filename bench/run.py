@@ -379,6 +379,9 @@ NOTES = """## Reading the figures
   over clients of at most 4 connections, each request to the least busy; side by side in
   that state it cut the CPU per write to 3.5 ms. In the run above, on a quieter machine,
   before and after are within noise (one run each): the change bounds the bad case.
+  Two more rounds against `ca79dda` (one pool) at 20:29 UTC, load ~2: p10/32/64 took
+  5.16/4.32/3.99 s and 6.63/4.29/4.18 s before, 4.97/4.21/4.70 s and 4.38/3.65/4.93 s
+  after, 2.1-3.1 ms of client CPU per write in every case.
 - **plan on bare loopback** is dominated by reading and checking the YAML definitions
   (see validate and the plan profile) and by imports, which the bare loop does not do.
   With latency, plan fetches the pages after page 1 eight at a time. Peak memory grows by
