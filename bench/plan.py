@@ -98,12 +98,13 @@ def peak_rss(args: list[str], env: dict[str, str]) -> int:
     """Peak RSS (KiB) of one run of ``args``, measured in a fresh helper process."""
     probe = (
         "import resource, subprocess, sys\n"
-        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+        "if done.returncode not in (0, 2): sys.exit(done.stderr[-600:])\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"the memory run failed: {done.stderr.strip()[-600:]}")
     return int(done.stdout)
 
 
@@ -163,7 +164,11 @@ def measure_codes(
             for code in codes:
                 WFSYNC_PATH = code
                 env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"})
-                memory[code] = peak_rss(command, env) / 1024
+                try:
+                    memory[code] = peak_rss(command, env) / 1024
+                except RuntimeError as exc:  # one failed run should not lose the others
+                    print(f"{code or 'this tree'}: {exc}", file=sys.stderr, flush=True)
+                    memory[code] = float("nan")
         finally:
             WFSYNC_PATH = mine
             process.terminate()

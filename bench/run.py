@@ -148,7 +148,7 @@ def main() -> None:
             f"**before** is commit `{args.before}` (its code run by the same benchmarks, against the",
             "same emulator, which always runs this tree's code); **after** is this tree.",
         ]
-    Path(args.out).write_text("\n".join([*header, "", *lines, NOTES]), encoding="utf-8")
+    Path(args.out).write_text("\n".join([*header, "", COMMANDS, *lines, NOTES]), encoding="utf-8")
     print(f"wrote {args.out}")
 
 
@@ -348,20 +348,46 @@ def measure_all(
     return lines
 
 
+COMMANDS = """## commands
+
+Each benchmark runs alone too, from the repository root (PYTHONPATH at the tree measured):
+
+    python bench/run.py --runs 1 --before c284528      # everything below, before and after
+    python bench/validate.py
+    python bench/plan.py --workflows 100000 --runs 1
+    python bench/apply.py --parallelism 10 --parallelism 32 --parallelism 64 --runs 1 --no-sequential
+    python bench/fleet.py --runs 1
+    python bench/imports.py
+
+"""
+
 NOTES = """## Reading the figures
 
+- **apply: what limits it now is the client's CPU per write**, about 2.8 ms on this shared
+  machine (one core's worth of it at a time), nearly all in httpx, httpcore, anyio and h11
+  (the apply profile above: wfsync's own code is ~2%). 1,000 creates then need ~2.8 s of
+  client CPU whatever the parallelism, so parallelism 32 cannot come within 0.6x of 10
+  (ideal 2.0 s) until a write costs well under 1 ms. Measured on the same machine: a bare
+  asyncio HTTP/1.1 client over the same emulator costs 0.3 ms per request and does the
+  1,000 creates in 1.7 s at 32; httpcore over a plain asyncio network backend (no anyio)
+  cost ~25% less than with anyio. Either is the next step; neither is done here.
+- **apply's pool**: httpcore's pool checks every connection it holds (a poll of each idle
+  socket, and a count of all connections per idle one) each time a request starts or ends.
+  With one pool of parallelism + 2 connections that grew to 9.5 ms of client CPU per write
+  at parallelism 32 when the machine was loaded (responses pile up, many connections idle
+  at once), 14.8 s for the 1,000 creates against 6.4 s at 10. wfsync now spreads requests
+  over clients of at most 4 connections, each request to the least busy; side by side in
+  that state it cut the CPU per write to 3.5 ms. In the run above, on a quieter machine,
+  before and after are within noise (one run each): the change bounds the bad case.
+  Two more rounds against `ca79dda` (one pool) at 20:29 UTC, load ~2: p10/32/64 took
+  5.16/4.32/3.99 s and 6.63/4.29/4.18 s before, 4.97/4.21/4.70 s and 4.38/3.65/4.93 s
+  after, 2.1-3.1 ms of client CPU per write in every case.
 - **plan on bare loopback** is dominated by reading and checking the YAML definitions
-  (see validate) and by imports, which the bare loop does not do. With any network latency,
-  plan is faster than the bare loop: after page 1 states the total, it fetches the other
-  pages 8 at a time. Tried and dropped: loading definitions on a thread while fetching (no
-  gain: the YAML reader holds the GIL).
-- **validate** went from 3.56 s to about 0.6 s: fastjsonschema as the fast path (the same
-  schemas; jsonschema still explains errors) took schema checking from 2.2 s to 0.1 s;
-  pausing the garbage collector while reading (libyaml's node graph made it rescan) took
-  composing from 0.8 s to 0.2 s.
-- **apply** at parallelism 20 is not much faster than at 10 on this 2-core machine (the
-  client's own work per request becomes the limit while the emulator takes the other
-  core), so 10 stays the default.
+  (see validate and the plan profile) and by imports, which the bare loop does not do.
+  With latency, plan fetches the pages after page 1 eight at a time. Peak memory grows by
+  about 3.1 KiB per workflow (342 MiB at 100,000).
+- Single runs on a machine shared by several engineers: pairs differing by less than ~30%
+  (e.g. plan at 10,000 and 20 ms) are within the run-to-run spread seen here.
 - **the emulator** serves `GET /v1/workflows?limit=100` with 1,000 workflows stored at
   about 1,400 pages a second (`python bench/emulator_rps.py`, wrk from a second process).
 """
