@@ -111,7 +111,7 @@ def test_runners_started_at_once_leave_nothing_twice(
     )
     for process, output in zip(processes, outputs, strict=True):
         if process.returncode == 0:
-            assert "Verified: the live workflows match the definitions." in output
+            assert "Verified: the live workflows match the definitions" in output
         else:  # a runner that cannot prove the account is right says what is left
             assert process.returncode == 1 and ("Not verified" in output or "FAILED" in output), output
 

@@ -61,7 +61,7 @@ def test_a_lock_held_elsewhere_names_the_api_without_its_password(
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(LockTimeout) as caught, apply_lock(name, timeout=0):
             pass
-    assert str(caught.value).startswith("another wfsync apply against https://api.example.com is running")
+    assert str(caught.value).startswith("another wfsync apply against https://***@api.example.com is running")
     assert "SECRET" not in str(caught.value)
 
 

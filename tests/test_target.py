@@ -100,15 +100,15 @@ def test_without_api_key_env_the_key_is_wfsync_api_key_else_indigenius_api_key()
 
 def test_a_password_in_a_url_is_never_shown() -> None:
     secret_url = "https://deploy:pa55-w0rd-xyz@api.example.com"
-    assert shown_url(secret_url) == "https://deploy:***@api.example.com"
+    assert shown_url(secret_url) == "https://***@api.example.com"
     url, name, _, _ = target(secret_url, env={"WFSYNC_API_KEY": KEY})
-    assert url == secret_url and name == "https://deploy:***@api.example.com", "plans record the name"
+    assert url == secret_url and name == "https://***@api.example.com", "plans record the name"
     with pytest.raises(ConfigError) as caught:
         target(
             configured_url=secret_url,
             env={"WFSYNC_API_URL": "https://other.example.com", "WFSYNC_API_KEY": KEY},
         )
-    assert "pa55-w0rd-xyz" not in str(caught.value) and "deploy:***@api.example.com" in str(caught.value)
+    assert "pa55-w0rd-xyz" not in str(caught.value) and "https://***@api.example.com" in str(caught.value)
     with pytest.raises(ConfigError) as caught:
         target("ftp://u:pa55-w0rd-xyz@h", env={"WFSYNC_API_KEY": KEY})
     assert "pa55-w0rd-xyz" not in str(caught.value)

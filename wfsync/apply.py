@@ -28,7 +28,7 @@ the API client, which pauses every worker (the server did not act on it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,7 +45,14 @@ from wfsync.errors import (
 from wfsync.live import read_jobs
 from wfsync.plan import Plan
 
-__all__ = ["DEFAULT_PARALLELISM", "LOOKUP_ROUNDS", "ApplyReport", "Outcome", "apply_plan"]
+__all__ = [
+    "DEFAULT_PARALLELISM",
+    "LOOKUP_ROUNDS",
+    "ApplyReport",
+    "Outcome",
+    "apply_plan",
+    "kept_copy",
+]
 
 # Terraform's default; the apply benchmark (bench/apply.py) measures what it gives.
 DEFAULT_PARALLELISM = 10
@@ -57,6 +64,12 @@ PAST = {
     "schedule": "scheduled",
     "delete": "deleted",
 }
+def kept_copy(ids: Iterable[str]) -> str:
+    """Of several workflows made for one title (concurrent applies), the one every runner
+    keeps: the smallest id (ids of one length compared as text; ObjectIds grow with time)."""
+    return min(ids, key=lambda workflow_id: (len(workflow_id), workflow_id))
+
+
 # Errors after which the server may have carried out a request that is not safe to repeat.
 UNCERTAIN = (TransportError, ServerError, ProtocolError)
 
@@ -220,7 +233,7 @@ class _Applier:
                 elif found:
                     # Copies made by another apply running at the same time: keep the one every
                     # runner keeps (the smallest id); the verification round removes the others.
-                    kept = min(found, key=lambda i: (len(i), i))
+                    kept = kept_copy(found)
                     self.created[change.key] = kept
                     self.finish(
                         change, "done", f"id {kept} (its answer was lost; {len(found)} copies found)", kept

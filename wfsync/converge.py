@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from wfsync.api import WorkflowsApi
-from wfsync.apply import ApplyReport, Outcome, apply_plan
+from wfsync.apply import ApplyReport, Outcome, apply_plan, kept_copy
 from wfsync.changes import Change, Delete, Key, Update
 from wfsync.definitions import Definition
 from wfsync.errors import PlanError
@@ -151,8 +151,8 @@ def _duplicates(workflows: Sequence[LiveWorkflow], ours: set[str]) -> tuple[list
             ids = ", ".join(sorted(w.id for w in copies))
             unresolved.append(f"{len(copies)} live workflows are titled {title!r} and differ (ids {ids})")
             continue
-        keep = min(copies, key=lambda w: (len(w.id), w.id))
-        deletes += [Delete(title, w.id) for w in copies if w is not keep]
+        keep = kept_copy(w.id for w in copies)
+        deletes += [Delete(title, w.id) for w in copies if w.id != keep]
     return deletes, unresolved
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "load_definitions",
     "parse_file",
     "platform_timezone",
+    "secret_references",
 ]
 
 SUFFIXES = (".yaml", ".yml")
@@ -371,6 +372,12 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VAR = re.compile(r"var\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def secret_references(text: str) -> set[str]:
+    """The environment variables ``text`` refers to as ``${NAME}`` (not ``${var.NAME}``,
+    not the literal ``$${``): the secrets a definition takes."""
+    return {m.group(1) for m in _REFERENCE.finditer(text) if m.group(1) and _NAME.fullmatch(m.group(1))}
 
 
 @dataclass

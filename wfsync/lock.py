@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from wfsync.errors import WfsyncError
+from wfsync.target import shown_url
 
 __all__ = ["LockTimeout", "apply_lock", "lock_key", "lock_path"]
 
@@ -55,11 +55,6 @@ def lock_key(api_name: str) -> str:
     shown = f"[{host}]" if ":" in host else host
     path = parts.path.rstrip("/")
     return f"{scheme}://{shown}:{port or DEFAULT_PORTS[scheme]}{path}"
-
-
-def _shown(api_name: str) -> str:
-    """The API's name as given, without a password it may carry."""
-    return re.sub(r"//[^/@]*@", "//", api_name)
 
 
 def lock_path(api_name: str, account: str | None = None) -> Path:
@@ -113,7 +108,7 @@ def apply_lock(
                 holder = handle.read().strip() or "another process"
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
-                        f"another wfsync apply against {_shown(api_name)} is running ({holder}); "
+                        f"another wfsync apply against {shown_url(api_name)} is running ({holder}); "
                         f"waited {timeout:g} s (--lock-timeout)"
                     ) from None
                 if not told:

@@ -39,7 +39,6 @@ SOURCE = "https://github.com/indigenius/wfsync"
 PIPELINE_FILE = ".github/workflows/wfsync.yml"
 TEMPLATE = Path(__file__).parent / "templates" / "github-workflow.yml"
 
-_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Names that are settings of wfsync itself, never secrets a definition needs.
 _NOT_SECRETS = {"WFSYNC_API_KEY", "INDIGENIUS_API_KEY", "WFSYNC_API_URL"}
 
@@ -111,7 +110,9 @@ def references(text: str) -> set[str]:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
         return set()
-    names = {m.group(1) for s in _strings(document) for m in _REFERENCE.finditer(s) if m.group(1)}
+    from wfsync.definitions import secret_references
+
+    names = {name for text in _strings(document) for name in secret_references(text)}
     return names - _NOT_SECRETS
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "RedactingFilter",
     "RedactingStream",
     "Secrets",
-    "url_without_password",
 ]
 
 MASK = "***"
@@ -58,12 +57,12 @@ class Secrets:
                     self._pattern = None
 
     def add_url(self, url: str) -> None:
-        """Mask the password (and the user, which often is a token) of a URL."""
+        """Mask the credentials of a URL: its password and its user name (often a token)."""
         try:
             parts = urlsplit(url)
         except ValueError:
             return
-        for secret in (parts.password, parts.username if parts.password else None):
+        for secret in (parts.password, parts.username):
             if secret:
                 self.add(secret)
 
@@ -90,18 +89,6 @@ class Secrets:
 
 # The process's registry: the CLI registers into it, and its sinks read it.
 SECRETS = Secrets()
-
-
-def url_without_password(url: str) -> str:
-    """``url`` with any user and password removed (for plans, headers and lock keys)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc=host).geturl()
 
 
 class RedactingStream:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from wfsync import safejson
 from wfsync.changes import Change, Key, PlanFileError, Reader, read_changes
 from wfsync.errors import ConfigError, WfsyncError
 from wfsync.plan import LiveRef, Plan, Selection
@@ -53,8 +54,8 @@ def read_plans(path: str | os.PathLike[str]) -> list[Plan]:
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read the plan: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text)
-    except RecursionError:
+        data = safejson.loads(text)
+    except safejson.JsonDepthError:
         raise PlanFileError(f"{where}: not a wfsync plan (nested too deeply)") from None
     except ValueError as exc:
         raise PlanFileError(f"{where}: not a wfsync plan (invalid JSON: {exc})") from None

@@ -61,17 +61,15 @@ class Target:
 
 
 def shown_url(url: str) -> str:
-    """``url`` as messages may show it: a password in it is replaced by ``***``."""
+    """``url`` as plans, messages and lock files show it: any credentials in it (a password,
+    or a user name alone, which is often a token) replaced by ``***``."""
     try:
         parts = urlsplit(url)
-        password = parts.password
     except ValueError:
         return url
-    if not password:
+    if "@" not in parts.netloc:
         return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _same_url(a: str, b: str) -> bool:

@@ -58,16 +58,13 @@ def main() -> None:
 SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
-_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
 def register_secrets(paths: Any) -> None:
     """Register the value of every ``${NAME}`` the definition files under ``paths`` use,
     shown as ``${NAME}``: read from the files themselves, so that even a file that does not
     load (validate's messages) never shows one."""
     import os
 
-    from wfsync.definitions import find_files
+    from wfsync.definitions import find_files, secret_references
     from wfsync.redact import SECRETS
 
     files, _ = find_files(paths)
@@ -76,7 +73,7 @@ def register_secrets(paths: Any) -> None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue  # the loader reports it
-        for name in set(_REFERENCE.findall(text)):
+        for name in secret_references(text):
             SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
 
 
@@ -300,13 +297,10 @@ def call_api(
         ) as target,
         hold(target) if hold else contextlib.nullcontext(),
     ):
-        from dataclasses import replace
-
-        from wfsync.redact import SECRETS, url_without_password
+        from wfsync.redact import SECRETS
 
         SECRETS.add(target.key)
         SECRETS.add_url(target.url)
-        target = replace(target, name=url_without_password(target.name))
         setup_logging(debug)
 
         async def run() -> Any:

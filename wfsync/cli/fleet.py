@@ -59,6 +59,8 @@ class Fleet:
             self.members = [
                 self._member(env) for env in select_environments(self.settings, selected_patterns())
             ]
+        # Every command reads the files for their ${NAME} references once, whatever loads.
+        register_secrets(self.paths or self.settings.paths)
         if self.api_url and len(self.members) > 1:
             raise ConfigError(
                 f"--api-url names one API, and {_names(m.name for m in self.members)} are selected: "
@@ -105,7 +107,6 @@ class Fleet:
         from wfsync.definitions import load_definitions
 
         paths = self.paths or self.settings.paths
-        register_secrets(paths)
         env = member.environment
         return load_definitions(
             paths, vars=env.vars, environment=env.name, include=env.manages if env.only else None
@@ -220,7 +221,7 @@ class Fleet:
         """``await action(api, member)`` for each environment, ``parallel`` at a time in
         the order written (a WfsyncError raised is that environment's result). A result
         that ``halts`` stops the environments not yet started: theirs is None."""
-        from wfsync.redact import SECRETS, url_without_password
+        from wfsync.redact import SECRETS
         from wfsync.target import open_target
 
         with contextlib.ExitStack() as stack:
@@ -242,7 +243,7 @@ class Fleet:
                     continue
                 SECRETS.add(target.key)
                 SECRETS.add_url(target.url)
-                member.target = replace(target, name=url_without_password(target.name))
+                member.target = target
             setup_logging(self.debug)
             return asyncio.run(self._all(action, parallel, connections, halts))
 

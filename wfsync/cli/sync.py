@@ -217,13 +217,14 @@ def plan(
     results = fleet.run(one)
     plans = [plan for _, plan in results if not isinstance(plan, WfsyncError)]
     color = use_color() and not (as_json or markdown)
+    saved = json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if as_json:
-        click.echo(json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False))
+        click.echo(saved, nl=False)
     else:
         sections = [(m.name, m.api_name, r) for m, r in results]
         click.echo(render.render_plans(sections, named=fleet.named, markdown=markdown, color=color), nl=False)
     if out:
-        write_file(out, json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        write_file(out, saved)
     if summary_file := os.environ.get("GITHUB_STEP_SUMMARY"):
         write_file(summary_file, "".join(render.render_markdown(plan) for plan in plans), append=True)
     if notify:
