@@ -1,5 +1,6 @@
-"""Requests spread over several small clients: httpcore's pool checks every connection it
-holds on each request, so many connections live in many small pools, not one large one."""
+"""On the httpx path (a proxy, credentials in the URL; wfsync.http11.suits), requests spread
+over several small clients: httpcore's pool checks every connection it holds on each
+request, so many connections live in many small pools, not one large one."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
+from wfsync import http11
 from wfsync.api import ApiClient
 from wfsync.emulator import DEV_KEY
 from wfsync.transport import SHARD_CONNECTIONS, Transport, shard_sizes
 
 KEY = "sk-shard-5f0e2a9c77b1"
+
+
+@pytest.fixture
+def httpx_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As when the URL cannot go through wfsync.http11 (a proxy, credentials)."""
+    monkeypatch.setattr(http11, "suits", lambda url: False)
 
 
 @pytest.mark.parametrize("connections", [1, 2, 3, 4, 5, 8, 12, 20, 34, 66, 130])
@@ -106,6 +114,7 @@ def test_a_transport_needs_a_client() -> None:
         Transport([])
 
 
+@pytest.mark.usefixtures("httpx_path")
 def test_connect_builds_small_clients_alike_that_all_carry_the_key() -> None:
     async def scenario() -> list[tuple[str, str | None, str | None]]:
         async with ApiClient.connect("http://127.0.0.1:9", KEY, connections=34) as api:
@@ -130,12 +139,28 @@ def test_connect_with_a_given_transport_builds_one_client() -> None:
     assert asyncio.run(scenario()) == 1
 
 
-def test_many_concurrent_writes_over_loopback_all_arrive(start_emulator: Any) -> None:
-    # The shards over real sockets: 40 creates at once through 5 clients, each created once.
+def test_connect_through_the_own_pool_keeps_one_httpx_client() -> None:
+    # It serves what needs httpx (the doctor's response hook); the pool sends the rest.
+    async def scenario() -> tuple[int, bool]:
+        async with ApiClient.connect("http://127.0.0.1:9", KEY, connections=34) as api:
+            return len(api.transport.clients), api.transport.pool is not None
+
+    assert asyncio.run(scenario()) == (1, True)
+
+
+@pytest.mark.parametrize("path", ["http11", "httpx"])
+def test_many_concurrent_writes_over_loopback_all_arrive(
+    path: str, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over real sockets: 40 creates at once through 18 connections (on the httpx path, 5
+    # clients), each created once.
     server = start_emulator()
+    if path == "httpx":
+        monkeypatch.setattr(http11, "suits", lambda url: False)
 
     async def scenario() -> tuple[int, list[int]]:
         async with ApiClient.connect(server.url, DEV_KEY, connections=18) as api:
+            assert (api.transport.pool is not None) == (path == "http11")
             await asyncio.gather(
                 *(
                     api.create_workflow(
@@ -149,4 +174,4 @@ def test_many_concurrent_writes_over_loopback_all_arrive(start_emulator: Any) ->
 
     count, in_flight = asyncio.run(scenario())
     assert count == 40
-    assert in_flight == [0] * len(shard_sizes(18))
+    assert in_flight == [0] * (len(shard_sizes(18)) if path == "httpx" else 1)

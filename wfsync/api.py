@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,10 +27,10 @@ from urllib.parse import quote
 
 import httpx
 
-from wfsync import __version__, paging, shapes
+from wfsync import __version__, http11, paging, shapes
 from wfsync.errors import ConfigError, NotFoundError, ProtocolError, RequestError, UnsafeIdError
 from wfsync.shapes import Job, LiveWorkflow
-from wfsync.transport import RetryPolicy, Timeouts, Transport, shard_sizes
+from wfsync.transport import MAX_BODY_BYTES, RetryPolicy, Timeouts, Transport, shard_sizes
 from wfsync.urls import check_url
 
 __all__ = [
@@ -155,12 +156,29 @@ class ApiClient:
                 verify=verify,
             )
 
-        # Several small pools, not one large one (see wfsync.transport); a test's own
-        # transport has no pool to spread over, so it gets one client.
-        sizes = shard_sizes(connections) if transport is None else [connections]
+        # Our own pool whenever it can serve the URL as httpx would (wfsync.http11.suits);
+        # one httpx client then stays for what needs httpx (the doctor's response hook).
+        pool = None
+        if transport is None and http11.suits(base_url):
+            pool = http11.Pool(
+                base_url,
+                headers=headers,
+                connections=connections,
+                ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.read,
+                max_body=MAX_BODY_BYTES,
+            )
+        # Else several small httpx pools, not one large one (see wfsync.transport); a
+        # test's own transport has no pool to spread over, so it gets one client.
+        sizes = shard_sizes(connections) if transport is None and pool is None else [connections]
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(client(size)) for size in sizes]
-            layer = Transport(clients, key=key, retry=retry, timeouts=timeouts, sleep=sleep, clock=clock)
+            if pool is not None:
+                stack.push_async_callback(pool.aclose)
+            layer = Transport(
+                clients, pool=pool, key=key, retry=retry, timeouts=timeouts, sleep=sleep, clock=clock
+            )
             yield cls(layer, clock=clock)
 
     async def request(
