@@ -56,8 +56,25 @@ def run_cpu(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return elapsed, cpu, done.stdout
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far (Linux; else 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -> tuple[float, float]:
-    """(wall seconds, client CPU milliseconds per create) of one apply."""
+    """(wall seconds, client CPU milliseconds per create) of one apply (bench/run.py)."""
+    elapsed, client, _ = measured_apply(folder, latency_ms, parallelism, creates)
+    return elapsed, client
+
+
+def measured_apply(
+    folder: Path, latency_ms: int, parallelism: int, creates: int
+) -> tuple[float, float, float]:
+    """(wall seconds, client and emulator CPU milliseconds per create) of one apply."""
     with tempfile.TemporaryDirectory() as name:
         process, url = start_emulator(str(Path(name) / "db"), f"{latency_ms}ms")
         try:
@@ -66,10 +83,14 @@ def timed_apply(folder: Path, latency_ms: int, parallelism: int, creates: int) -
             plan = [*command, "plan", str(folder), "--api-url", url, "--detailed-exitcode"]
             _, fixed, _ = run_cpu(plan, env)
             args = [*command, "apply", str(folder), "--api-url", url, "--auto-approve"]
+            server_started = process_cpu(process.pid)
             elapsed, cpu, out = run_cpu([*args, "--parallelism", str(parallelism)], env)
+            # The emulator's share: what limits an apply once the client is cheap. It
+            # includes the verification listing after the creates.
+            server = process_cpu(process.pid) - server_started
             if f"{creates} created" not in out:
                 raise SystemExit(f"apply failed:\n{out[-1500:]}")
-            return elapsed, (cpu - fixed) * 1000 / creates
+            return elapsed, (cpu - fixed) * 1000 / creates, server * 1000 / creates
         finally:
             process.terminate()
             process.wait()
@@ -92,18 +113,20 @@ def main() -> None:
         rows = []
         for parallelism in levels:
             measured = [
-                timed_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)
+                measured_apply(folder, args.latency_ms, parallelism, args.creates) for _ in range(args.runs)
             ]
-            times = [wall for wall, _ in measured]
-            cpu = statistics.median(per_write for _, per_write in measured)
-            rows.append((parallelism, statistics.median(times), times, cpu))
+            times = [wall for wall, _, _ in measured]
+            cpu = statistics.median(per_write for _, per_write, _ in measured)
+            server = statistics.median(per_write for _, _, per_write in measured)
+            rows.append((parallelism, statistics.median(times), times, cpu, server))
         sequential = None if args.no_sequential else timed_apply(folder, args.latency_ms, 1, args.creates)[0]
     print(f"wfsync apply: {args.creates:,} creates, {args.latency_ms} ms added to every request")
-    for parallelism, median, times, cpu in rows:
+    for parallelism, median, times, cpu, server in rows:
         ideal = args.creates * args.latency_ms / 1000 / parallelism
         line = (
             f"parallelism {parallelism}: median {median:.2f}s (runs {', '.join(f'{t:.2f}' for t in times)}); "
-            f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x; client CPU {cpu:.2f} ms per write"
+            f"ideal {ideal:.2f}s; ratio to ideal {median / ideal:.2f}x; client CPU {cpu:.2f} ms per write; "
+            f"emulator CPU {server:.2f} ms per write"
         )
         if sequential:
             line += f"; {sequential / median:.1f}x faster than sequential"
