@@ -281,6 +281,12 @@ def test_an_answer_over_the_cap_is_refused(answer: bytes) -> None:
     assert str(outcomes[0]) == "answer larger than 1,000 bytes"
 
 
+def test_an_announced_length_over_the_cap_is_refused_without_waiting_for_it() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n"
+    _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), read_timeout=30))
+    assert str(outcomes[0]) == "answer larger than 1,048,576 bytes"
+
+
 def test_a_gzip_bomb_is_refused_by_its_unpacked_size() -> None:
     answer = ok(gzip.compress(b"0" * 100_000), extra=b"Content-Encoding: gzip\r\n")
     _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), max_body=10_000))
@@ -316,6 +322,18 @@ def test_a_silent_server_times_out_after_the_read_timeout() -> None:
     _, outcomes = run(through_pool(handle, ("GET", "/a"), read_timeout=0.2))
     assert isinstance(outcomes[0], Timeout)
     assert str(outcomes[0]) == "no answer for 0.2 s"
+
+
+def test_an_answer_slower_than_the_read_timeout_in_all_but_each_byte_arrives() -> None:
+    async def handle(exchange: Exchange) -> None:
+        await exchange.request()
+        await exchange.answer(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+        for _ in range(8):
+            await asyncio.sleep(0.05)
+            await exchange.answer(b"x")
+
+    _, outcomes = run(through_pool(handle, ("GET", "/a"), read_timeout=0.2))
+    assert outcomes[0][2] == b"x" * 8
 
 
 def test_a_trickling_answer_keeps_the_read_timeout_away_but_not_the_total() -> None:
