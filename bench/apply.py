@@ -46,10 +46,18 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_cpu(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds, stdout) of one child process, which must succeed."""
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def run_cpu(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of one child process, which must succeed.
+
+    It runs in ``cwd``, a folder with no code: Python puts the current directory on
+    sys.path before PYTHONPATH, so run from the repository root it would import this
+    tree's wfsync whatever PYTHONPATH (or bench/run.py --before) names."""
+    env = {**env, "PYTHONPATH": env.get("PYTHONPATH") or str(REPOSITORY)}
     cpu_started, started = children_cpu(), time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd)
     elapsed, cpu = time.perf_counter() - started, children_cpu() - cpu_started
     if done.returncode not in (0, 2):  # 2: plan's --detailed-exitcode, changes to make
         raise SystemExit(f"{args[3:5]} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
@@ -81,10 +89,10 @@ def measured_apply(
             env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY})
             command = [sys.executable, "-m", "wfsync"]
             plan = [*command, "plan", str(folder), "--api-url", url, "--detailed-exitcode"]
-            _, fixed, _ = run_cpu(plan, env)
+            _, fixed, _ = run_cpu(plan, env, folder)
             args = [*command, "apply", str(folder), "--api-url", url, "--auto-approve"]
             server_started = process_cpu(process.pid)
-            elapsed, cpu, out = run_cpu([*args, "--parallelism", str(parallelism)], env)
+            elapsed, cpu, out = run_cpu([*args, "--parallelism", str(parallelism)], env, folder)
             # The emulator's share: what limits an apply once the client is cheap. It
             # includes the verification listing after the creates.
             server = process_cpu(process.pid) - server_started
