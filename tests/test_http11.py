@@ -20,7 +20,7 @@ import pytest
 
 from wfsync import http11
 from wfsync.api import ApiClient, RetryPolicy, Timeouts
-from wfsync.errors import TransportError
+from wfsync.errors import TransportError, WfsyncError
 from wfsync.http11 import AnswerTooLarge, BadAnswer, ConnectFailed, ConnectionLost, Pool, Timeout
 
 KEY = "sk-http11-c0ffee5eed4242"
@@ -615,3 +615,36 @@ def test_a_response_hook_sends_through_httpx() -> None:
             return seen, len(server.heads)
 
     assert run(scenario()) == ([200], 2)
+
+
+# -- the key ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        lambda head: ok(b"<html>" + head + b"</html>", extra=b"Content-Type: text/html\r\n"),
+        lambda head: b"HTTP/1.1 200 OK\r\nX-Echo: " + head.replace(b"\r\n", b" ") + b"\r\nBroken\r\n\r\n",
+        lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + head,
+    ],
+    ids=["not-json", "not-http", "cut-short"],
+)
+def test_an_answer_echoing_the_key_never_shows_it(framing: Callable[[bytes], bytes]) -> None:
+    async def handle(exchange: Exchange) -> None:
+        got = await exchange.request()
+        assert got is not None
+        await exchange.answer(framing(got[0]))
+        await exchange.close()
+
+    async def scenario() -> str:
+        async with (
+            Server(handle) as server,
+            ApiClient.connect(server.url, KEY, retry=FAST, sleep=no_wait) as api,
+        ):
+            with pytest.raises(WfsyncError) as caught:
+                await api.transport.request("POST", "/v1/workflows", body={"title": "x"})
+            return f"{caught.value!r} {caught.value}"
+
+    shown = run(scenario())
+    assert KEY not in shown
+    assert "\n" not in shown
