@@ -10,8 +10,9 @@ for every endpoint:
   safe to repeat, so a create, run or schedule is never sent twice here;
 - a cap on the size of an answer and on the time a whole request takes;
 - answers decoded with a bound on JSON nesting (:mod:`wfsync.safejson`);
-- error mapping: httpx errors and error statuses leave as :class:`~wfsync.errors.ApiError`
-  subclasses, with the key redacted from anything the server said;
+- error mapping: failures to send (ours or httpx's) and error statuses leave as
+  :class:`~wfsync.errors.ApiError` subclasses, with the key redacted from anything the
+  server said;
 - sending through :class:`wfsync.http11.Pool` when it is given (the API client gives it
   whenever it can serve the URL), else through httpx: the pool costs a fraction of the
   client CPU per request and none more as connections are added. httpx stays for a test's
