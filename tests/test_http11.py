@@ -260,6 +260,27 @@ def test_bytes_after_an_answer_keep_its_connection_from_being_reused() -> None:
     assert server.connections == 2
 
 
+def test_a_connection_closed_before_its_request_is_sent_fails_at_once() -> None:
+    # Between connecting and sending, the loop may read the server's close: the request
+    # would be written to nothing and its answer awaited until the read timeout.
+    async def handle(exchange: Exchange) -> None:
+        await exchange.close()
+
+    async def scenario() -> str:
+        async with Server(handle) as server:
+            pool = Pool(server.url, headers={}, read_timeout=30)
+            connection = await pool._connect()
+            while not connection.closed:
+                await asyncio.sleep(0)
+            with pytest.raises(ConnectionLost) as caught:
+                await connection.send(pool.encode("GET", "/", None, None), head=False, read_timeout=30)
+            connection.finish()
+            await pool.aclose()
+            return str(caught.value)
+
+    assert run(scenario()) == "the connection was closed before the request was sent"
+
+
 def test_a_switch_of_protocol_is_refused() -> None:
     answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
     _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a")))

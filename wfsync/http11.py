@@ -167,6 +167,11 @@ class _Connection(asyncio.Protocol):
         self._start()
         self.head_request = head
         self.waiter = self.loop.create_future()
+        if self.closed or self.transport.is_closing():
+            # Closed between connecting and sending (a server that spoke first): a write
+            # now would vanish, and the answer would be waited for until the timeout.
+            self.waiter.set_exception(ConnectionLost("the connection was closed before the request was sent"))
+            return self.waiter
         self.transport.write(data)
         self.read_timeout = read_timeout
         self.last_read = self.loop.time()
