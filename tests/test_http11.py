@@ -592,6 +592,19 @@ def test_https_with_an_untrusted_certificate_does_not_connect(certificate: tuple
     assert KEY not in message
 
 
+def test_https_trusts_what_httpx_would_trust_ssl_cert_file_among_it(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+
+    async def scenario() -> tuple[Any, bool]:
+        async with tls_server(certificate) as server, ApiClient.connect(server.url, KEY, retry=FAST) as api:
+            answer = await api.transport.request("GET", "/v1/workflows/x")
+            return answer, api.transport.pool is not None
+
+    assert run(scenario()) == ({"secure": True}, True)
+
+
 # -- when httpx is used instead ----------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@ request, so many connections live in many small pools, not one large one."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -139,13 +141,38 @@ def test_connect_with_a_given_transport_builds_one_client() -> None:
     assert asyncio.run(scenario()) == 1
 
 
-def test_connect_through_the_own_pool_keeps_one_httpx_client() -> None:
+def test_connect_through_the_own_pool_builds_an_httpx_client_only_when_asked() -> None:
     # It serves what needs httpx (the doctor's response hook); the pool sends the rest.
-    async def scenario() -> tuple[int, bool]:
+    async def scenario() -> tuple[int, bool, tuple[str, str | None, str | None], bool]:
         async with ApiClient.connect("http://127.0.0.1:9", KEY, connections=34) as api:
-            return len(api.transport.clients), api.transport.pool is not None
+            before = len(api.transport.clients)
+            client = api.transport.http
+            built = (str(client.base_url), client.headers.get("x-api-key"), client.headers.get("user-agent"))
+            assert api.transport.http is client  # built once
+        return before, api.transport.pool is not None, built, client.is_closed
 
-    assert asyncio.run(scenario()) == (1, True)
+    before, pooled, (base, key, agent), closed = asyncio.run(scenario())
+    assert (before, pooled) == (0, True)
+    assert (base, key) == ("http://127.0.0.1:9", KEY)
+    assert agent and agent.startswith("wfsync/")
+    assert closed  # closed with the API client
+
+
+def test_a_command_through_the_pool_never_imports_httpx(start_emulator: Any) -> None:
+    # ~0.1 s of start-up for every command; only a test's transport, a proxy, credentials
+    # in the URL or the doctor's hook need it.
+    server = start_emulator()
+    probe = (
+        "import asyncio, sys\n"
+        "from wfsync.api import ApiClient\n"
+        "async def main():\n"
+        "    async with ApiClient.connect(sys.argv[1], sys.argv[2]) as api:\n"
+        "        await api.list_workflows()\n"
+        "asyncio.run(main())\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, server.url, DEV_KEY], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("path", ["http11", "httpx"])
@@ -174,4 +201,4 @@ def test_many_concurrent_writes_over_loopback_all_arrive(
 
     count, in_flight = asyncio.run(scenario())
     assert count == 40
-    assert in_flight == [0] * (len(shard_sizes(18)) if path == "httpx" else 1)
+    assert in_flight == [0] * (len(shard_sizes(18)) if path == "httpx" else 0)

@@ -22,16 +22,17 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
-
-import httpx
 
 from wfsync import __version__, http11, paging, shapes
 from wfsync.errors import ConfigError, NotFoundError, ProtocolError, RequestError, UnsafeIdError
 from wfsync.shapes import Job, LiveWorkflow
 from wfsync.transport import MAX_BODY_BYTES, RetryPolicy, Timeouts, Transport, shard_sizes
 from wfsync.urls import check_url
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "LISTING_DEADLINE",
@@ -138,14 +139,18 @@ class ApiClient:
             raise ConfigError("the API key is empty or holds characters a header cannot carry")
         check_url(base_url, allow_insecure_http=allow_insecure_http)
         timeouts = timeouts or Timeouts()
-        # One TLS context for every shard (each costs tens of ms to build); none for plain
-        # http, such as the emulator's.
-        verify = False if base_url.startswith("http://") else httpx.create_ssl_context()
+        # One TLS context for the pool and every httpx client (each costs tens of ms to
+        # build); none for plain http, such as the emulator's.
+        verify: ssl.SSLContext | bool = False
+        if not base_url.startswith("http://"):
+            verify = http11.default_ssl_context()
 
-        # The one place that knows the key and the headers: every shard is built here.
+        # The one place that knows the key and the headers: the pool and every client are built here.
         headers = {"X-API-Key": key, "User-Agent": f"wfsync/{__version__}", "Accept": "application/json"}
 
         def client(size: int) -> httpx.AsyncClient:
+            import httpx  # not before it is needed: ~0.1 s of start-up a command through the pool saves
+
             return httpx.AsyncClient(
                 base_url=base_url.rstrip("/"),
                 headers=headers,
@@ -157,7 +162,7 @@ class ApiClient:
             )
 
         # Our own pool whenever it can serve the URL as httpx would (wfsync.http11.suits);
-        # one httpx client then stays for what needs httpx (the doctor's response hook).
+        # an httpx client is then built only if asked for (the doctor's response hook).
         pool = None
         if transport is None and http11.suits(base_url):
             pool = http11.Pool(
@@ -171,14 +176,22 @@ class ApiClient:
             )
         # Else several small httpx pools, not one large one (see wfsync.transport); a
         # test's own transport has no pool to spread over, so it gets one client.
-        sizes = shard_sizes(connections) if transport is None and pool is None else [connections]
+        sizes = [] if pool is not None else shard_sizes(connections) if transport is None else [connections]
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(client(size)) for size in sizes]
             if pool is not None:
                 stack.push_async_callback(pool.aclose)
             layer = Transport(
-                clients, pool=pool, key=key, retry=retry, timeouts=timeouts, sleep=sleep, clock=clock
+                clients,
+                pool=pool,
+                make_http=lambda: client(connections),
+                key=key,
+                retry=retry,
+                timeouts=timeouts,
+                sleep=sleep,
+                clock=clock,
             )
+            stack.push_async_callback(layer.aclose)
             yield cls(layer, clock=clock)
 
     async def request(

@@ -49,6 +49,7 @@ __all__ = [
     "Origin",
     "Pool",
     "Timeout",
+    "default_ssl_context",
     "suits",
 ]
 
@@ -118,6 +119,25 @@ class Origin:
         shown = f"[{host}]" if ":" in host else host
         authority = shown if port == default else f"{shown}:{port}"
         return cls(parts.scheme, host, port, authority, parts.path.rstrip("/"))
+
+    @property
+    def url(self) -> str:
+        """The URL requests go to (never with credentials: :func:`suits` keeps those out)."""
+        return f"{self.scheme}://{self.authority}{self.prefix}"
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The certificates httpx would trust (httpx.create_ssl_context): ``SSL_CERT_FILE``,
+    else ``SSL_CERT_DIR``, else certifi's bundle; so both paths trust the same servers.
+
+    Built once per API client (loading a bundle costs tens of ms)."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _text(value: Any) -> str:
@@ -374,7 +394,7 @@ class Pool:
         self.origin = Origin.parse(url)
         self.ssl_context: ssl.SSLContext | None = None
         if self.origin.scheme == "https":
-            self.ssl_context = ssl_context or ssl.create_default_context()
+            self.ssl_context = ssl_context or default_ssl_context()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_body = max_body

@@ -39,9 +39,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from wfsync import http11, safejson, shapes
 from wfsync.errors import (
@@ -55,6 +53,9 @@ from wfsync.errors import (
     ThrottledError,
     TransportError,
 )
+
+if TYPE_CHECKING:  # imported when first used: a command through the pool never needs it
+    import httpx
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -132,15 +133,17 @@ class Transport:
 
     ``http`` is one client or several alike (same base URL and headers), each request
     going to the one with the fewest requests in flight; ``pool``, when given, sends
-    instead (to the same URL, with the same headers). ``sleep`` and ``clock`` are
+    instead (to the same URL, with the same headers), and ``make_http`` builds the httpx
+    client when one is first asked for (:attr:`http`). ``sleep`` and ``clock`` are
     injected so tests run the policy without waiting.
     """
 
     def __init__(
         self,
-        http: httpx.AsyncClient | Sequence[httpx.AsyncClient],
+        http: httpx.AsyncClient | Sequence[httpx.AsyncClient] = (),
         *,
         pool: http11.Pool | None = None,
+        make_http: Callable[[], httpx.AsyncClient] | None = None,
         key: str = "",
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
@@ -148,11 +151,18 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.clients = (http,) if isinstance(http, httpx.AsyncClient) else tuple(http)
-        if not self.clients:
+        self.clients: tuple[httpx.AsyncClient, ...] = tuple(http) if isinstance(http, Sequence) else (http,)
+        if not self.clients and (pool is None or make_http is None):
             raise ValueError("a transport needs at least one client")
-        self.http = self.clients[0]  # the base URL, for messages
         self.pool = pool
+        self._make_http = make_http
+        self._built: httpx.AsyncClient | None = None
+        # The server, for messages: a URL may carry a password, so without it.
+        if self.clients:
+            self.shown_url = str(self.clients[0].base_url.copy_with(userinfo=b""))
+        else:
+            assert pool is not None
+            self.shown_url = pool.origin.url
         self._in_flight = [0] * len(self.clients)
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
@@ -162,6 +172,21 @@ class Transport:
         self.wall_clock = wall_clock
         self._paused_until = 0.0  # shared by every request: the server asked us to wait
         self.requests_sent = 0
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The (first) httpx client; with a pool, built when first asked for: ``wfsync
+        doctor`` sets a response hook on it, and requests then go through it."""
+        if not self.clients:
+            assert self._make_http is not None
+            self._built = self._make_http()
+            self.clients, self._in_flight = (self._built,), [0]
+        return self.clients[0]
+
+    async def aclose(self) -> None:
+        """Close the httpx client built here (clients handed in are their owner's to close)."""
+        if self._built is not None:
+            await self._built.aclose()
 
     async def request(
         self,
@@ -191,16 +216,13 @@ class Transport:
             cause: Exception
             try:
                 status, headers, content = await self._send(method, path, params, body)
-            except (httpx.TimeoutException, TimeoutError) as exc:
+            except TimeoutError as exc:
                 problem, cause = "timed out", exc
             except http11.ConnectFailed as exc:
-                problem, cause = f"{self._cannot_connect()}: {exc}", exc
+                reason = f": {exc}" if str(exc) else ""
+                problem, cause = f"could not connect to {self.shown_url}{reason}", exc
             except http11.HttpError as exc:
                 problem, cause = str(exc), exc
-            except httpx.TransportError as exc:
-                problem, cause = _describe_transport(exc), exc
-                if isinstance(exc, httpx.ConnectError):
-                    problem = self._cannot_connect()
             else:
                 log.debug(
                     "%s %s -> %s in %.0f ms", method, shown, status, (time.monotonic() - started) * 1000
@@ -253,9 +275,31 @@ class Transport:
     ) -> tuple[int, Mapping[str, str], bytes]:
         self.requests_sent += 1
         pool = self.pool
-        if pool is not None and not self.http.event_hooks["response"]:
+        if pool is not None and not (self.clients and self.clients[0].event_hooks["response"]):
             async with asyncio.timeout(self.timeouts.total):
                 return await pool.request(method, path, params, body)
+        return await self._send_httpx(method, path, params, body)
+
+    async def _send_httpx(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send through httpx; its failures leave as :mod:`wfsync.http11`'s, one vocabulary."""
+        import httpx
+
+        try:
+            return await self._stream(method, path, params, body)
+        except httpx.TimeoutException as exc:
+            raise http11.Timeout("timed out") from exc
+        except httpx.ConnectError as exc:
+            raise http11.ConnectFailed() from exc
+        except httpx.TransportError as exc:
+            raise http11.HttpError(_describe_transport(exc)) from exc
+
+    async def _stream(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        import httpx
+
         # The least busy client; on a tie the first, so a light load keeps to few
         # connections (kept alive) rather than opening one in every client.
         busy = self._in_flight
@@ -273,10 +317,6 @@ class Transport:
                     return response.status_code, response.headers, b"".join(chunks)
         finally:
             busy[shard] -= 1
-
-    def _cannot_connect(self) -> str:
-        # A URL may carry a password: name the server without it.
-        return f"could not connect to {self.http.base_url.copy_with(userinfo=b'')}"
 
     async def _wait_for_pause(self) -> None:
         while (remaining := self._paused_until - self.clock()) > 0:
@@ -323,8 +363,8 @@ class Transport:
 
 
 def _describe_transport(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect"
+    import httpx
+
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the server closed the connection without a complete answer"
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
