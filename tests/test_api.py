@@ -281,6 +281,22 @@ def test_total_wins_and_remaining_pages_are_fetched(monkeypatch: pytest.MonkeyPa
     assert {r.url.params["limit"] for r in seen} == {"100"}
 
 
+def test_a_live_body_equal_to_a_known_one_is_held_as_that_object() -> None:
+    """A plan holds every definition and every live workflow: equal bodies are held once."""
+    phrases = {"endCall": {"phrases": ["bye", "ciao"]}}
+    known = {
+        "w1": {"title": "w1", **phrases},
+        "w2": {"title": "w2", "endCall": {"phrases": ["ciao", "bye"]}},  # equal as compared, not as written
+    }
+    listing = [wf(1, **phrases), wf(2, **phrases), wf(3, **phrases)]
+    one, two, three = run(call(scripted(page(listing)), lambda api: api.list_workflows(known)))
+    assert one.body is known["w1"] and one.title is known["w1"]["title"]
+    assert two.body == {"title": "w2", **phrases} and two.body is not known["w2"]
+    assert three.body == {"title": "w3", **phrases}
+    plain = run(call(scripted(page(listing)), lambda api: api.list_workflows()))
+    assert [w.body for w in plain] == [one.body, two.body, three.body]
+
+
 def test_a_server_that_ignores_page_does_not_loop_forever() -> None:
     seen: list[httpx.Request] = []
     same = [wf(n) for n in range(100)]

@@ -29,6 +29,7 @@ __all__ = [
     "job_from",
     "job_id_from",
     "one",
+    "share",
     "total",
     "unwrap",
     "workflow_from",
@@ -150,6 +151,20 @@ def workflow_from(raw: Any) -> LiveWorkflow:
         raise ShapeError("a workflow without an id or a title")
     # Only the managed fields are kept: the whole answer was 1.3 KiB per workflow.
     return LiveWorkflow(found, raw["title"], body.project(raw))
+
+
+def share(workflow: LiveWorkflow, known: Mapping[str, Mapping[str, Any]]) -> LiveWorkflow:
+    """``workflow``, holding the body ``known`` has under its title when the two are equal.
+
+    A plan holds every definition and every live workflow at once, and most live bodies
+    equal their definitions' (``known``, by title): each such value is then held once,
+    not twice. Only an equal value is shared, so nothing that reads the workflow can tell.
+    """
+    same = known.get(workflow.title)
+    if same is None or same is workflow.body or same != workflow.body:
+        return workflow
+    title = same.get("title")
+    return LiveWorkflow(workflow.id, title if title == workflow.title else workflow.title, same)
 
 
 def job_from(raw: Any, job_id: str | None = None) -> Job:
