@@ -151,22 +151,39 @@ def live_digest(workflow: LiveWorkflow, pending: Sequence[str] | None = None) ->
 # -- matching ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# slots, and one title index without a list per title: a plan matches every definition.
+@dataclass(frozen=True, slots=True)
 class _Match:
     definition: Definition
     live: LiveWorkflow | None
     renamed_from: str | None = None
 
 
+def _titled(
+    workflows: Sequence[LiveWorkflow],
+) -> tuple[dict[str, LiveWorkflow], dict[str, list[LiveWorkflow]]]:
+    """The live workflows by title, and every workflow of each title that more than one has."""
+    by_title: dict[str, LiveWorkflow] = {}
+    shared: dict[str, list[LiveWorkflow]] = {}
+    for workflow in workflows:
+        first = by_title.setdefault(workflow.title, workflow)
+        if first is not workflow:
+            shared.setdefault(workflow.title, [first]).append(workflow)
+    return by_title, shared
+
+
 def _match(
     definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]
 ) -> tuple[list[_Match], list[str]]:
-    by_title: dict[str, list[LiveWorkflow]] = {}
-    for workflow in workflows:
-        by_title.setdefault(workflow.title, []).append(workflow)
+    by_title, shared = _titled(workflows)
+
+    def titled(title: str) -> list[LiveWorkflow]:
+        found = by_title.get(title)
+        return [] if found is None else shared.get(title, [found])
+
     matches, problems = [], []
     for definition in definitions:
-        same = by_title.get(definition.title, [])
+        same = titled(definition.title)
         if len(same) > 1:
             ids = ", ".join(w.id for w in same)
             problems.append(
@@ -178,7 +195,7 @@ def _match(
         if same:
             matches.append(_Match(definition, same[0]))
             continue
-        former = [(title, w) for title in definition.former_titles for w in by_title.get(title, [])]
+        former = [(title, w) for title in definition.former_titles for w in titled(title)]
         if len(former) > 1:
             found = ", ".join(f"{w.title!r} ({w.id})" for _, w in former)
             problems.append(
