@@ -1,0 +1,101 @@
+"""What a plan holds per workflow (issue 17): every definition and every live workflow are
+in memory at once, so each value that repeats is held once and nothing read is kept
+longer than the plan needs it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from wfsync.api import ApiClient
+from wfsync.definitions import Definition, load_definitions
+from wfsync.emulator import DEV_KEY
+from wfsync.emulator.server import EmulatorServer
+
+TOKEN = "tok-5f0e1-held-once"
+
+
+def write_definitions(folder: Path, count: int, files: int = 2) -> Path:
+    """``count`` definitions like a real repository's: one callback URL per client, the
+    same phrases everywhere, a webhook URL per workflow holding a secret."""
+    per_file = count // files
+    for number in range(files):
+        lines = ["workflows:"]
+        for n in range(number * per_file, (number + 1) * per_file):
+            lines += [
+                f"  - title: Campaign {n:05d} follow-up",
+                f"    callbackUrl: https://client{n % 5}.example.com/hooks/workflow",
+                "    webhook:",
+                f"      url: https://client{n % 5}.example.com/hooks/${{HOOK_TOKEN}}/{n}",
+                "    endCall:",
+                "      phrases: [goodbye, end call, stop calling me]",
+            ]
+        (folder / f"team-{number}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def load(folder: Path) -> list[Definition]:
+    return load_definitions([folder], env={"HOOK_TOKEN": TOKEN})
+
+
+class TestDefinitions:
+    def test_equal_values_across_files_are_one_object(self, tmp_path: Path) -> None:
+        loaded = load(write_definitions(tmp_path, 10))
+        first, last = loaded[0], loaded[5]  # the same client, in the second file
+        assert last.location.file.endswith("team-1.yaml")
+        assert last.body["endCall"] is first.body["endCall"]
+        assert last.body["callbackUrl"] is first.body["callbackUrl"]
+
+    def test_a_value_holding_a_secret_and_the_title_are_each_definitions_own(self, tmp_path: Path) -> None:
+        loaded = load(write_definitions(tmp_path, 10))
+        first, sixth = loaded[0], loaded[5]  # the same client: equal callback URLs
+        assert sixth.body["callbackUrl"] is first.body["callbackUrl"]
+        assert first.body["webhook"]["url"].endswith(f"/{TOKEN}/0")
+        assert sixth.body["webhook"]["url"].endswith(f"/{TOKEN}/5")
+        assert first.secrets == {("webhook", "url"): "https://client0.example.com/hooks/${HOOK_TOKEN}/0"}
+        assert next(iter(sixth.secrets)) is next(iter(first.secrets))  # the path: one tuple
+
+    def test_a_definition_has_no_dict_of_its_own(self, tmp_path: Path) -> None:
+        (definition,) = load(write_definitions(tmp_path, 1, files=1))
+        assert not hasattr(definition, "__dict__")
+
+
+def held(folder: Path, server: EmulatorServer) -> tuple[int, int]:
+    """(bytes, workflows) held with the definitions loaded and the live workflows listed,
+    as a plan holds them when it compares the two."""
+
+    async def listed(definitions: list[Definition]) -> Any:
+        async with ApiClient.connect(server.url, DEV_KEY) as api:
+            return await api.list_workflows({d.title: d.body for d in definitions})
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        definitions = load(folder)
+        workflows = asyncio.run(listed(definitions))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(workflows) == len(definitions)
+    return held, len(workflows)
+
+
+def test_a_plan_holds_under_a_kibibyte_per_workflow(tmp_path: Path, emulator: EmulatorServer) -> None:
+    """Before issue 17 a plan held 2.1 KiB per workflow here, 0.6 KiB after: the
+    difference between 2,000 workflows and 200, so that what any plan holds (imports,
+    compiled schemas, caches) does not count."""
+    sizes = {}
+    for count in (200, 2_000):
+        folder = tmp_path / str(count)
+        folder.mkdir()
+        emulator.store.reset()
+        for definition in load(write_definitions(folder, count)):
+            emulator.store.create_workflow(dict(definition.body))
+        sizes[count] = held(folder, emulator)
+    (small, few), (large, many) = sizes.values()
+    assert (large - small) / (many - few) < 1024
