@@ -292,7 +292,13 @@ def test_a_live_body_equal_to_a_known_one_is_held_as_that_object() -> None:
     one, two, three = run(call(scripted(page(listing)), lambda api: api.list_workflows(known)))
     assert one.body is known["w1"] and one.title is known["w1"]["title"]
     assert two.body == {"title": "w2", **phrases} and two.body is not known["w2"]
+    assert two.title is known["w2"]["title"] and two.body["title"] is known["w2"]["title"]
+    assert two.body["endCall"] is not known["w2"]["endCall"]  # equal as compared, not as written
     assert three.body == {"title": "w3", **phrases}
+    changed = {"w1": {"title": "w1", "callbackUrl": "https://crm.example.com/new", **phrases}}
+    (first, *_) = run(call(scripted(page(listing)), lambda api: api.list_workflows(changed)))
+    assert first.body == {"title": "w1", **phrases}  # its own, but the equal fields shared
+    assert first.body is not changed["w1"] and first.body["endCall"] is changed["w1"]["endCall"]
     plain = run(call(scripted(page(listing)), lambda api: api.list_workflows()))
     assert [w.body for w in plain] == [one.body, two.body, three.body]
 

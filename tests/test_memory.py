@@ -10,6 +10,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wfsync.api import ApiClient
 from wfsync.definitions import Definition, load_definitions
 from wfsync.emulator import DEV_KEY
@@ -125,3 +127,11 @@ def test_comparing_holds_little_beside_what_it_compares() -> None:
         tracemalloc.stop()
     assert plan.empty
     assert peak / len(definitions) < 160
+
+
+def test_definitions_without_secrets_share_one_empty_read_only_mapping(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("workflows:\n  - title: A\n  - title: B\n", encoding="utf-8")
+    a, b = load_definitions([tmp_path], env={})
+    assert a.secrets == {} and a.secrets is b.secrets
+    with pytest.raises(TypeError):
+        a.secrets[("title",)] = "x"  # type: ignore[index]

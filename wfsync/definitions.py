@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from wfsync import body as workflow_body
@@ -246,6 +247,9 @@ def parse_file(
     return definitions, problems
 
 
+# The secrets of a definition that has none: one read-only mapping for all (a plan holds
+# every definition; an empty dict each is 64 bytes).
+_NO_SECRETS: Mapping[PathKey, str] = MappingProxyType({})
 # Paths within an entry, each held once however many entries have a secret there.
 _PATHS: dict[PathKey, PathKey] = {}
 
@@ -304,7 +308,7 @@ def _definition(
         former_titles=()
         if broken.within((*base, "lifecycle"))
         else tuple(entry.get("lifecycle", {}).get("formerTitles", ())),
-        secrets=body_secrets,
+        secrets=body_secrets or _NO_SECRETS,
     )
     return definition, problems
 
