@@ -168,7 +168,8 @@ class _Options:
     require_env: bool = True
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
-    # Body values already built in this load, by field and repr: see _held_once.
+    # Values already built in this load: body values by field and repr (see _held_once),
+    # paths within an entry by ("path", path).
     held: dict[Any, Any] = field(default_factory=dict, compare=False)
 
 
@@ -221,7 +222,7 @@ def parse_file(
     for path, written in secrets.items():
         if len(path) > 2 and path[0] == "workflows" and isinstance(path[1], int):
             # Every entry's ("webhook", "url") as one tuple: a plan holds them all.
-            inner = _PATHS.setdefault(path[2:], path[2:])
+            inner = options.held.setdefault(("path", path[2:]), path[2:])
             secrets_by_entry.setdefault(path[1], {})[inner] = written
     definitions = []
     unmanaged: set[int] = set()
@@ -250,8 +251,6 @@ def parse_file(
 # The secrets of a definition that has none: one read-only mapping for all (a plan holds
 # every definition; an empty dict each is 64 bytes).
 _NO_SECRETS: Mapping[PathKey, str] = MappingProxyType({})
-# Paths within an entry, each held once however many entries have a secret there.
-_PATHS: dict[PathKey, PathKey] = {}
 
 
 def _definition(
