@@ -6,7 +6,10 @@ the requests `wfsync plan` sends (counted from its --debug log), its wall time, 
 wall time of a bare httpx loop fetching the same pages one after another, each the
 median of several runs in fresh processes. Run from the repository root:
 
-    python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3]
+    python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3] [--before DIR]
+
+Peak memory is measured in a fresh process per code; per workflow is the peak above that
+of a plan of ``--baseline`` workflows, so that start-up (imports, schemas) does not count.
 """
 
 from __future__ import annotations
@@ -35,9 +38,16 @@ from wfsync.emulator import DEV_KEY, Store
 WFSYNC_PATH: str | None = None
 
 
+REPOSITORY = str(Path(__file__).resolve().parent.parent)
+
+
 def wfsync_env(env: dict[str, str]) -> dict[str, str]:
-    """``env`` for a measured wfsync command (its PYTHONPATH the code under test)."""
-    return {**env, "PYTHONPATH": WFSYNC_PATH} if WFSYNC_PATH else env
+    """``env`` for a measured wfsync command (its PYTHONPATH the code under test).
+
+    PYTHONSAFEPATH: ``python -m wfsync`` run from the repository root would otherwise
+    import the wfsync found there, ahead of PYTHONPATH, and "before" measure this tree.
+    """
+    return {**env, "PYTHONPATH": WFSYNC_PATH or REPOSITORY, "PYTHONSAFEPATH": "1"}
 
 
 BARE_LOOP = """
@@ -196,22 +206,29 @@ def main() -> None:
         default=100,
         help="workflows in the run whose peak memory counts as start-up (default 100)",
     )
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also measure the wfsync code of this tree (e.g. from `git archive`), in the same run",
+    )
     args = parser.parse_args()
+    codes: list[str | None] = [WFSYNC_PATH, *([os.path.abspath(args.before)] if args.before else [])]
+    names = {code: "this tree" if code == WFSYNC_PATH else f"before ({code})" for code in codes}
     print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes")
-    start_up = measure(args.baseline, "0", 1, args.files)["peak_mib"]
+    start_up = measure_codes(args.baseline, "0", 1, args.files, codes)["peak_mib"]
     for latency in args.latency or ["0", "20ms"]:
-        row = measure(args.workflows, latency, args.runs, args.files)
-        per_workflow = (row["peak_mib"] - start_up) * 1024 / (args.workflows - args.baseline)
-        print(
-            f"peak memory above start-up ({start_up:.0f} MiB with {args.baseline} workflows): "
-            f"{per_workflow:.2f} KiB per workflow"
-        )
-        ratio = row["plan"] / row["bare"]
-        print(
-            f"latency {latency}: requests {row['requests']} ({row['pages']} pages); wfsync plan median "
-            f"{row['plan']:.2f}s; bare httpx loop {row['bare']:.2f}s; ratio {ratio:.2f}x; "
-            f"peak memory {row['peak_mib']:.0f} MiB"
-        )
+        row = measure_codes(args.workflows, latency, args.runs, args.files, codes)
+        for code in codes:
+            peak = row["peak_mib"][code]
+            per_workflow = (peak - start_up[code]) * 1024 / (args.workflows - args.baseline)
+            ratio = row["plan"][code] / row["bare"]
+            print(
+                f"{names[code]}: latency {latency}: requests {row['requests']} ({row['pages']} pages); "
+                f"wfsync plan median {row['plan'][code]:.2f}s; bare httpx loop {row['bare']:.2f}s; "
+                f"ratio {ratio:.2f}x; peak memory {peak:.0f} MiB, above start-up "
+                f"({start_up[code]:.0f} MiB with {args.baseline} workflows): "
+                f"{per_workflow:.2f} KiB per workflow"
+            )
 
 
 if __name__ == "__main__":

@@ -281,6 +281,28 @@ def test_total_wins_and_remaining_pages_are_fetched(monkeypatch: pytest.MonkeyPa
     assert {r.url.params["limit"] for r in seen} == {"100"}
 
 
+def test_a_live_body_equal_to_a_known_one_is_held_as_that_object() -> None:
+    """A plan holds every definition and every live workflow: equal bodies are held once."""
+    phrases = {"endCall": {"phrases": ["bye", "ciao"]}}
+    known = {
+        "w1": {"title": "w1", **phrases},
+        "w2": {"title": "w2", "endCall": {"phrases": ["ciao", "bye"]}},  # equal as compared, not as written
+    }
+    listing = [wf(1, **phrases), wf(2, **phrases), wf(3, **phrases)]
+    one, two, three = run(call(scripted(page(listing)), lambda api: api.list_workflows(known)))
+    assert one.body is known["w1"] and one.title is known["w1"]["title"]
+    assert two.body == {"title": "w2", **phrases} and two.body is not known["w2"]
+    assert two.title is known["w2"]["title"] and two.body["title"] is known["w2"]["title"]
+    assert two.body["endCall"] is not known["w2"]["endCall"]  # equal as compared, not as written
+    assert three.body == {"title": "w3", **phrases}
+    changed = {"w1": {"title": "w1", "callbackUrl": "https://crm.example.com/new", **phrases}}
+    (first, *_) = run(call(scripted(page(listing)), lambda api: api.list_workflows(changed)))
+    assert first.body == {"title": "w1", **phrases}  # its own, but the equal fields shared
+    assert first.body is not changed["w1"] and first.body["endCall"] is changed["w1"]["endCall"]
+    plain = run(call(scripted(page(listing)), lambda api: api.list_workflows()))
+    assert [w.body for w in plain] == [one.body, two.body, three.body]
+
+
 def test_a_server_that_ignores_page_does_not_loop_forever() -> None:
     seen: list[httpx.Request] = []
     same = [wf(n) for n in range(100)]

@@ -64,7 +64,9 @@ class FakeApi:
         if self.workflows.pop(workflow_id, None) is None:
             raise NotFoundError("DELETE", f"/v1/workflows/{workflow_id}", 404)
 
-    async def list_workflows(self) -> list[LiveWorkflow]:
+    async def list_workflows(
+        self, known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[LiveWorkflow]:
         await self._enter("list", "")
         return [LiveWorkflow(i, b["title"], b) for i, b in self.workflows.items()]
 

@@ -366,3 +366,28 @@ class TestSelection:
         plan = plan_of([], self.WORKFLOWS, prune=True, selection=selection)
         assert [c.title for c in plan.changes] == ["Acme leads"]
         assert plan.data["selection"] == {"only": ["*"], "exclude": [], "within": ["Acme *"]}
+
+
+class TestMemory:
+    def test_the_listing_is_handed_the_definitions_bodies_to_share(self) -> None:
+        """plan_against lets the listing hold a live body equal to its definition's once."""
+        import asyncio
+
+        from wfsync.sync import Account, Options, plan_against
+
+        definitions = [define("A"), define("B")]
+        asked: list[Any] = []
+
+        class Listing:
+            async def list_workflows(self, known: Any = None) -> list[LiveWorkflow]:
+                asked.append(known)
+                return [live("A")]
+
+            async def list_jobs(self, workflow_id: str) -> list[Job]:
+                return []
+
+        plan = asyncio.run(
+            plan_against(Listing(), definitions, Options(), Account("https://api.test"), now=NOW)
+        )  # type: ignore[arg-type]
+        assert asked == [{"A": definitions[0].body, "B": definitions[1].body}]
+        assert [c.action for c in plan.changes] == ["create"]

@@ -66,7 +66,9 @@ NO_WORKFLOW = "0" * 24
 class WorkflowsApi(Protocol):
     """What planning and applying need from the API (the client, or a test's fake)."""
 
-    async def list_workflows(self) -> list[LiveWorkflow]: ...
+    async def list_workflows(
+        self, known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[LiveWorkflow]: ...
 
     async def list_jobs(self, workflow_id: str) -> list[Job]: ...
 
@@ -271,17 +273,25 @@ class ApiClient:
 
     # -- workflows ---------------------------------------------------------------------------
 
-    async def list_workflows(self) -> list[LiveWorkflow]:
+    async def list_workflows(
+        self, known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[LiveWorkflow]:
         """Every live workflow, through every page.
 
         The same workflow seen twice (pages shifting under a concurrent write) counts once;
         two different workflows with one id are an error naming it, never one hidden.
+        ``known`` holds bodies by title (the definitions'): a live body equal to one is kept
+        as that object, as its page arrives (:func:`wfsync.shapes.share`), so that a plan
+        does not hold each value twice.
         """
         path = "/v1/workflows"
+
+        def read(raw: Any) -> LiveWorkflow:
+            workflow = self._read("GET", path, shapes.workflow_from, raw)
+            return shapes.share(workflow, known) if known else workflow
+
         seen: dict[str, LiveWorkflow] = {}
-        for workflow in await self._pages(
-            path, "workflows", lambda raw: self._read("GET", path, shapes.workflow_from, raw)
-        ):
+        for workflow in await self._pages(path, "workflows", read):
             earlier = seen.setdefault(workflow.id, workflow)
             if earlier is not workflow and (earlier.title, earlier.body) != (workflow.title, workflow.body):
                 both = f"{workflow.id!r} ({earlier.title!r} and {workflow.title!r})"

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from wfsync import body as workflow_body
@@ -54,7 +55,8 @@ SETTINGS_NAMES = ("wfsync.yaml", "wfsync.yml")
 PathKey = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+# slots: a plan holds every definition (about 110 bytes less each than with a __dict__).
+@dataclass(frozen=True, slots=True)
 class Definition:
     """One workflow as the files define it."""
 
@@ -166,6 +168,9 @@ class _Options:
     require_env: bool = True
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
+    # Values already built in this load: body values by field and repr (see _held_once),
+    # paths within an entry by ("path", path).
+    held: dict[Any, Any] = field(default_factory=dict, compare=False)
 
 
 def _read_bounded(path: Path) -> bytes | Problem:
@@ -216,7 +221,9 @@ def parse_file(
     secrets_by_entry: dict[int, dict[PathKey, str]] = {}
     for path, written in secrets.items():
         if len(path) > 2 and path[0] == "workflows" and isinstance(path[1], int):
-            secrets_by_entry.setdefault(path[1], {})[path[2:]] = written
+            # Every entry's ("webhook", "url") as one tuple: a plan holds them all.
+            inner = options.held.setdefault(("path", path[2:]), path[2:])
+            secrets_by_entry.setdefault(path[1], {})[inner] = written
     definitions = []
     unmanaged: set[int] = set()
     for index, entry in enumerate(entries):
@@ -230,7 +237,7 @@ def parse_file(
         ):
             unmanaged.add(index)
         entry_secrets = secrets_by_entry.get(index, {})
-        definition, entry_problems = _definition(document, index, entry, entry_secrets, broken)
+        definition, entry_problems = _definition(document, index, entry, entry_secrets, broken, options.held)
         problems.extend(entry_problems)
         definitions.append(definition)
     problems.extend(
@@ -241,12 +248,18 @@ def parse_file(
     return definitions, problems
 
 
+# The secrets of a definition that has none: one read-only mapping for all (a plan holds
+# every definition; an empty dict each is 64 bytes).
+_NO_SECRETS: Mapping[PathKey, str] = MappingProxyType({})
+
+
 def _definition(
     document: Document,
     index: int,
     entry: dict[str, Any],
     secrets: dict[PathKey, str],
     broken: _Broken,
+    held: dict[Any, Any],
 ) -> tuple[Definition, list[Problem]]:
     """The definition of one entry; parts in ``broken`` (already reported) are left out.
     ``secrets`` holds the entry's values from the environment, by path within the entry."""
@@ -287,16 +300,39 @@ def _definition(
     body_secrets = {path: written for path, written in secrets.items() if path[0] in fields}
     definition = Definition(
         title=entry["title"],
-        body={key: entry[key] for key in fields if key in entry},
+        body=_held_once(entry, fields, {path[0] for path in secrets}, held),
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.
         former_titles=()
         if broken.within((*base, "lifecycle"))
         else tuple(entry.get("lifecycle", {}).get("formerTitles", ())),
-        secrets=body_secrets,
+        secrets=body_secrets or _NO_SECRETS,
     )
     return definition, problems
+
+
+def _held_once(
+    entry: Mapping[str, Any], fields: Sequence[str], secret: set[str | int], held: dict[Any, Any]
+) -> dict[str, Any]:
+    """The body of ``entry``, each field's value the object built for an equal value earlier
+    in this load, if any (the same phrases, the same callback URL...): a plan holds every
+    definition, and such values repeat across thousands of them. Values are never changed
+    in place once loaded, so sharing them cannot be seen. A field holding a secret is left
+    alone (its value is per definition), and so is the title (its own per definition)."""
+    body = {}
+    for key in fields:
+        if key not in entry:
+            continue
+        value = entry[key]
+        if key != "title" and key not in secret:
+            kind = type(value)
+            if kind is str:
+                value = held.setdefault(value, value)
+            elif kind is dict or kind is list:  # repr: equal only for equal values of equal types
+                value = held.setdefault((key, repr(value)), value)
+        body[key] = value
+    return body
 
 
 def _title_problems(

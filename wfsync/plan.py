@@ -26,7 +26,7 @@ import fnmatch
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -151,22 +151,41 @@ def live_digest(workflow: LiveWorkflow, pending: Sequence[str] | None = None) ->
 # -- matching ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# slots, and one title index without a list per title, matches made one at a time: a
+# plan matches every definition, and holds every definition and workflow meanwhile.
+@dataclass(frozen=True, slots=True)
 class _Match:
     definition: Definition
     live: LiveWorkflow | None
     renamed_from: str | None = None
 
 
-def _match(
-    definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]
-) -> tuple[list[_Match], list[str]]:
-    by_title: dict[str, list[LiveWorkflow]] = {}
+def _titled(
+    workflows: Sequence[LiveWorkflow],
+) -> tuple[dict[str, LiveWorkflow], dict[str, list[LiveWorkflow]]]:
+    """The live workflows by title, and every workflow of each title that more than one has."""
+    by_title: dict[str, LiveWorkflow] = {}
+    shared: dict[str, list[LiveWorkflow]] = {}
     for workflow in workflows:
-        by_title.setdefault(workflow.title, []).append(workflow)
-    matches, problems = [], []
+        first = by_title.setdefault(workflow.title, workflow)
+        if first is not workflow:
+            shared.setdefault(workflow.title, [first]).append(workflow)
+    return by_title, shared
+
+
+def _matches(
+    definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow], problems: list[str]
+) -> Iterator[_Match]:
+    """Each definition's match, in order, as it is made (a plan need not hold them all);
+    a definition that cannot be matched adds to ``problems`` instead."""
+    by_title, shared = _titled(workflows)
+
+    def titled(title: str) -> list[LiveWorkflow]:
+        found = by_title.get(title)
+        return [] if found is None else shared.get(title, [found])
+
     for definition in definitions:
-        same = by_title.get(definition.title, [])
+        same = titled(definition.title)
         if len(same) > 1:
             ids = ", ".join(w.id for w in same)
             problems.append(
@@ -176,9 +195,9 @@ def _match(
             )
             continue
         if same:
-            matches.append(_Match(definition, same[0]))
+            yield _Match(definition, same[0])
             continue
-        former = [(title, w) for title in definition.former_titles for w in by_title.get(title, [])]
+        former = [(title, w) for title in definition.former_titles for w in titled(title)]
         if len(former) > 1:
             found = ", ".join(f"{w.title!r} ({w.id})" for _, w in former)
             problems.append(
@@ -187,10 +206,9 @@ def _match(
             )
             continue
         if former:
-            matches.append(_Match(definition, former[0][1], former[0][0]))
+            yield _Match(definition, former[0][1], former[0][0])
         else:
-            matches.append(_Match(definition, None))
-    return matches, problems
+            yield _Match(definition, None)
 
 
 def jobs_needed(
@@ -202,8 +220,7 @@ def jobs_needed(
     managing = [d for d in definitions if d.schedules is not None and selection.covers(d.title)]
     if not managing:
         return []
-    matches, _ = _match(managing, workflows)
-    return [m.live.id for m in matches if m.live is not None]
+    return [m.live.id for m in _matches(managing, workflows, []) if m.live is not None]
 
 
 # -- schedules ---------------------------------------------------------------------------------
@@ -286,15 +303,17 @@ def compute_plan(
     not an update made again.
     """
     selection = selection or Selection()
-    matches, problems = _match(definitions, workflows)
-    if problems:
-        raise PlanError(problems)
+    problems: list[str] = []
     changes: list[Change] = []
     warnings: list[str] = []
-    for match in matches:
-        if selection.covers(match.definition.title):
+    claimed: set[str] = set()
+    for match in _matches(definitions, workflows, problems):
+        if match.live is not None:
+            claimed.add(match.live.id)
+        if not problems and selection.covers(match.definition.title):
             changes += _changes_of(match, jobs, now, normalised or {}, warnings)
-    claimed = {m.live.id for m in matches if m.live is not None}
+    if problems:
+        raise PlanError(problems)
     unmanaged, protected = [], []
     for workflow in workflows:
         if workflow.id in claimed or not selection.covers(workflow.title):

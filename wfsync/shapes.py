@@ -29,6 +29,7 @@ __all__ = [
     "job_from",
     "job_id_from",
     "one",
+    "share",
     "total",
     "unwrap",
     "workflow_from",
@@ -150,6 +151,30 @@ def workflow_from(raw: Any) -> LiveWorkflow:
         raise ShapeError("a workflow without an id or a title")
     # Only the managed fields are kept: the whole answer was 1.3 KiB per workflow.
     return LiveWorkflow(found, raw["title"], body.project(raw))
+
+
+def share(workflow: LiveWorkflow, known: Mapping[str, Mapping[str, Any]]) -> LiveWorkflow:
+    """``workflow``, holding the body ``known`` has under its title when the two are equal,
+    else each of its fields that equals that body's as that body's value.
+
+    A plan holds every definition and every live workflow at once, and most live bodies
+    (or most of their fields) equal their definitions' (``known``, by title): each such
+    value is then held once, not twice. Only equal values are shared, so nothing that
+    reads the workflow can tell.
+    """
+    same = known.get(workflow.title)
+    if same is None or same is workflow.body:
+        return workflow
+    title = same.get("title")
+    title = title if title == workflow.title else workflow.title
+    if same == workflow.body:
+        return LiveWorkflow(workflow.id, title, same)
+    missing = object()
+    body = {}
+    for name, value in workflow.body.items():
+        known_value = same.get(name, missing)
+        body[name] = known_value if known_value == value else value
+    return LiveWorkflow(workflow.id, title, body)
 
 
 def job_from(raw: Any, job_id: str | None = None) -> Job:

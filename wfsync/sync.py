@@ -142,7 +142,8 @@ async def plan_against(
 ) -> Plan:
     """The plan that makes ``account`` match ``definitions``: one listing, then the jobs of
     just the selected workflows whose definitions manage schedules."""
-    workflows = await api.list_workflows()
+    # A live body equal to its definition's is held as that object: the plan holds both.
+    workflows = await api.list_workflows({d.title: d.body for d in definitions})
     jobs = await read_jobs(api, jobs_needed(definitions, workflows, options.selection))
     return compute_plan(
         definitions,

@@ -44,12 +44,6 @@ _LINE = re.compile(
 _ITEMS = re.compile(rf"({_FLOW_ITEM})[ ]*[,\]]")
 
 
-def _shared(value: Any) -> Any:
-    """Short strings (list items such as phrases, names) as one object however often
-    they are written: 10,000 definitions keep them all until the plan is made."""
-    return sys.intern(value) if type(value) is str and len(value) <= 32 else value
-
-
 class _Unusual(Exception):
     """The text uses YAML beyond the plain part: the full reader reads it."""
 
@@ -73,16 +67,23 @@ class _Reader:
         self.scalar = scalar
         self.values: dict[Any, Mark] = {}
         self.keys: dict[Any, Mark] = {}
+        # Short strings (phrases, names) as one object however often the file writes them;
+        # a table of this file's, not sys.intern, whose table would keep a slot for every
+        # title of every file for good (definitions share equal values across files).
+        self.strings: dict[str, str] = {}
+
+    def _shared(self, value: Any) -> Any:
+        return self.strings.setdefault(value, value) if type(value) is str and len(value) <= 32 else value
 
     def value(self, written: str, path: Any, mark: Mark) -> Any:
         """The value written at ``mark``: a quoted or plain scalar, or a flow list."""
         self.values[path] = mark
         first = written[0]
         if first == '"' or first == "'":
-            return _shared(written[1:-1])
+            return self._shared(written[1:-1])
         if first != "[":
             try:
-                return _shared(self.scalar(written))
+                return self._shared(self.scalar(written))
             except ValueError:
                 raise _Unusual from None
         items = []
@@ -92,7 +93,7 @@ class _Reader:
         return items
 
     def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]]:
-        values, keys, scalar = self.values, self.keys, self.scalar
+        values, keys, scalar, shared = self.values, self.keys, self.scalar, self._shared
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
@@ -159,7 +160,7 @@ class _Reader:
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
                 try:
-                    container[key] = _shared(scalar(written))
+                    container[key] = shared(scalar(written))
                 except ValueError:
                     raise _Unusual from None
         if pending is not None or not stack:
