@@ -174,7 +174,8 @@ def test_a_300_change_apply_at_a_terminal_keeps_every_line_and_ends_with_the_bar
     created = [line for line in shown if line.startswith('created "Campaign ')]
     assert len(created) == 300 and len(set(created)) == 300
     assert all(re.fullmatch(r'created "Campaign \d{3}": id \w+', line) for line in created)
-    assert re.fullmatch(r"creating and updating \[#{24}\] 300/300  [\d,.]+/s", shown[-2])
+    # A rate once the apply has run STEADY_SECONDS; the 300 creates may take less.
+    assert re.fullmatch(r"creating and updating \[#{24}\] 300/300(  [\d,.]+/s)?", shown[-2])
     assert shown[-1].startswith("Apply complete: 300 created")
     assert "\x1b[2K" in term.text  # the bar was redrawn in place, not printed 300 times
 
