@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -218,6 +219,22 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         self.waiter = None
+
+    def stale(self) -> bool:
+        """Whether an idle connection has anything to read: the server's close, or bytes no
+        request asked for. The event loop may not have read them yet (a close sent with
+        the last answer arrives with it), so the socket is asked, as httpcore does before
+        it reuses a connection; a request sent on it would be lost, a create not retried."""
+        if self.closed or self.transport is None:
+            return True
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):  # closed under us
+            return True
+        return bool(readable)
 
     def close(self) -> None:
         self.closed = True
@@ -459,10 +476,10 @@ class Pool:
 
     def _take(self) -> _Connection | None:
         # The most recently used first: a light load keeps to few connections. One the
-        # server closed while idle was marked so by the event loop, and is passed over.
+        # server closed while idle (or is closing) is passed over.
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
+            if not connection.stale():
                 return connection
             self._drop(connection)
         return None
