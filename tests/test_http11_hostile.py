@@ -3,6 +3,7 @@ where it once did worse than httpx (its predecessor): each test here failed befo
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from tests.test_http11 import KEY, Exchange, Server, ok, run, serve_each, through_pool
@@ -36,3 +37,38 @@ def test_a_healthy_idle_connection_is_still_reused() -> None:
     server, outcomes = run(through_pool(serve_each(ok()), *[("POST", f"/{n}") for n in range(4)]))
     assert [status for status, _, _ in outcomes] == [200] * 4
     assert server.connections == 1
+
+
+def test_trailers_after_a_chunked_answer_are_not_taken_for_its_headers() -> None:
+    # A trailer may name any field; httpx ignores them all. Taken for a header, this one
+    # would have the body unpacked as gzip.
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nRetry-After: 1\r\n\r\n"
+        b"2\r\n{}\r\n0\r\nContent-Encoding: gzip\r\nRetry-After: 99\r\n\r\n"
+    )
+    server, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
+    assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
+    assert outcomes[0][1]["retry-after"] == "1"
+    assert "content-encoding" not in outcomes[0][1]
+    assert server.connections == 1
+
+
+def test_content_encodings_that_change_nothing_are_accepted() -> None:
+    # An empty Content-Encoding, or identity named twice, is what httpx reads as no
+    # encoding at all; gzip among identities is still unpacked.
+    answers = [
+        ok(extra=b"Content-Encoding: \r\n"),
+        ok(extra=b"Content-Encoding: identity\r\nContent-Encoding: identity\r\n"),
+        ok(gzip.compress(b'{"ok": true}'), extra=b"Content-Encoding: identity, gzip\r\n"),
+    ]
+
+    async def handle(exchange: Exchange) -> None:
+        for answer in answers:
+            if await exchange.request() is None:
+                return
+            await exchange.answer(answer)
+
+    _, outcomes = run(through_pool(handle, ("GET", "/a"), ("GET", "/b"), ("GET", "/c")))
+    assert [outcome[2] for outcome in outcomes] == [b'{"ok": true}'] * 3
+
+

@@ -206,11 +206,15 @@ class _Connection(asyncio.Protocol):
             # Repeated headers join as httpx.Headers.get joins them.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = b"".join(self.chunks)
-        coding = headers.get("content-encoding", "identity").strip().lower()
-        if coding == "gzip" and body:
-            body = _gunzip(body, self.max_body)
-        elif coding not in ("identity", "gzip"):
-            raise BadAnswer(f"the answer is in an encoding that was not asked for ({coding[:40]})")
+        # As httpx reads it: a list, applied in order; empty or identity entries change nothing.
+        codings = [c.strip() for c in headers.get("content-encoding", "").lower().split(",")]
+        codings = [coding for coding in codings if coding not in ("", "identity")]
+        if any(coding != "gzip" for coding in codings):
+            shown = ", ".join(codings)[:40]
+            raise BadAnswer(f"the answer is in an encoding that was not asked for ({shown})")
+        for _ in codings:
+            if body:
+                body = _gunzip(body, self.max_body)
         return self.status, headers, body
 
     def finish(self) -> None:
@@ -325,7 +329,9 @@ class _Connection(asyncio.Protocol):
             self.surplus = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.complete:
+        # Not the trailers of a chunked answer: httpx ignores them, and taken for headers
+        # they could name an encoding the body is not in.
+        if not self.complete and not self.headers_done:
             self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
