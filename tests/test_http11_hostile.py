@@ -72,3 +72,20 @@ def test_content_encodings_that_change_nothing_are_accepted() -> None:
     assert [outcome[2] for outcome in outcomes] == [b'{"ok": true}'] * 3
 
 
+
+
+def test_a_length_beside_chunked_is_read_as_chunked_and_the_connection_not_reused() -> None:
+    # RFC 9112 6.3: Transfer-Encoding overrides Content-Length (h11 reads it so); the
+    # framing is in doubt, so what follows on the connection is not trusted.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = head + b"2\r\n{}\r\n0\r\n\r\n"
+    server, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
+    assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
+    assert server.connections == 2
+
+
+def test_lines_ended_by_a_bare_line_feed_are_read() -> None:
+    answer = b"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 2\n\n{}"
+    _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
+    assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
+    assert outcomes[0][1]["content-type"] == "application/json"

@@ -158,6 +158,10 @@ class _Connection(asyncio.Protocol):
         self.max_body = max_body
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        # What h11 (under httpx) reads too: lines ended by a bare LF, and Content-Length
+        # beside Transfer-Encoding: chunked (chunked wins; the connection is then not
+        # reused, the framing being in doubt).
+        self.parser.set_dangerous_leniencies(lenient_chunked_length=True, lenient_optional_cr_before_lf=True)
         self.closed = False
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -176,6 +180,7 @@ class _Connection(asyncio.Protocol):
         self.interim = False
         self.complete = False
         self.until_close = False  # a body without length: it ends when the connection does
+        self.doubtful = False  # framed two ways (Content-Length and chunked)
         self.reusable = False
         self.surplus = False  # bytes after the answer, in the same read
         self.error: HttpError | None = None
@@ -351,7 +356,8 @@ class _Connection(asyncio.Protocol):
                 length = value
             elif lowered == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if length is not None and length.strip().isdigit() and int(length) > self.max_body:
+        self.doubtful = length is not None and chunked
+        if length is not None and not chunked and length.strip().isdigit() and int(length) > self.max_body:
             self.error = AnswerTooLarge(f"answer larger than {self.max_body:,} bytes")
         bodiless = self.head_request or status in (204, 304)
         self.until_close = length is None and not chunked and not bodiless
@@ -378,7 +384,7 @@ class _Connection(asyncio.Protocol):
             self.headers = []
             return
         self.complete = True
-        self.reusable = self.parser.should_keep_alive() and not self.until_close
+        self.reusable = self.parser.should_keep_alive() and not self.until_close and not self.doubtful
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
