@@ -72,8 +72,6 @@ def test_content_encodings_that_change_nothing_are_accepted() -> None:
     assert [outcome[2] for outcome in outcomes] == [b'{"ok": true}'] * 3
 
 
-
-
 def test_a_length_beside_chunked_is_read_as_chunked_and_the_connection_not_reused() -> None:
     # RFC 9112 6.3: Transfer-Encoding overrides Content-Length (h11 reads it so); the
     # framing is in doubt, so what follows on the connection is not trusted.
@@ -89,3 +87,22 @@ def test_lines_ended_by_a_bare_line_feed_are_read() -> None:
     _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
     assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
     assert outcomes[0][1]["content-type"] == "application/json"
+
+
+def test_a_large_answer_arriving_with_its_head_is_read_whole() -> None:
+    # The first read holds the head and up to 256 KiB of the body: only the head counts
+    # towards the cap on headers (every listing over 64 KiB was refused).
+    body = b'{"data": "' + b"x" * 400_000 + b'"}'
+    filler = b"X-Filler: " + b"y" * 30_000 + b"\r\n"
+    _, outcomes = run(
+        through_pool(serve_each(ok(body)), ("GET", "/a"), ("GET", "/b")),
+    )
+    assert [(status, len(got)) for status, _, got in outcomes] == [(200, len(body))] * 2
+    _, outcomes = run(through_pool(serve_each(ok(body, extra=filler)), ("GET", "/a")))
+    assert outcomes[0][2] == body
+
+
+def test_oversized_headers_followed_by_their_end_in_the_same_read_are_refused() -> None:
+    fields = b"".join(b"X-Filler-%d: %s\r\n" % (n, b"y" * 1000) for n in range(70))
+    _, outcomes = run(through_pool(serve_each(ok(extra=fields)), ("GET", "/a")))
+    assert str(outcomes[0]) == "the answer's headers are larger than 65,536 bytes"

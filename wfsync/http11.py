@@ -175,7 +175,8 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.size = 0
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes read before the head was whole
+        self.field_bytes = 0  # the head's fields, interim answers' included
         self.headers_done = False
         self.interim = False
         self.complete = False
@@ -283,11 +284,11 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.last_read = self.loop.time()
+        # A read holds at most 256 KiB: fed whole, then the head is measured. The bytes read
+        # while it lasts count only while it is unfinished (a read may hold the head and
+        # much of the body after it); once it is, on_header has summed its fields.
         if not self.headers_done:
             self.head_bytes += len(data)
-            if self.head_bytes > MAX_HEAD_BYTES:
-                self._fail(AnswerTooLarge(f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes"))
-                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -296,6 +297,9 @@ class _Connection(asyncio.Protocol):
             if not self.complete:  # whatever follows a whole answer is only surplus
                 self.error = self.error or BadAnswer("the answer is not valid HTTP/1.1")
             self.surplus = True
+        if self.error is None and not self.headers_done and self.head_bytes > MAX_HEAD_BYTES:
+            # A header without end, or interim answers without end.
+            self.error = AnswerTooLarge(f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes")
         if self.error is not None:
             self._fail(self.error)
         elif self.complete:
@@ -338,6 +342,11 @@ class _Connection(asyncio.Protocol):
         # they could name an encoding the body is not in.
         if not self.complete and not self.headers_done:
             self.headers.append((name, value))
+            self.field_bytes += len(name) + len(value) + 4
+            if self.field_bytes > MAX_HEAD_BYTES:
+                self.error = self.error or AnswerTooLarge(
+                    f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes"
+                )
 
     def on_headers_complete(self) -> None:
         if self.complete:
