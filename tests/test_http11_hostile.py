@@ -4,6 +4,7 @@ where it once did worse than httpx (its predecessor): each test here failed befo
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 from typing import Any
 
 from tests.test_http11 import KEY, Exchange, Server, ok, run, serve_each, through_pool
@@ -106,3 +107,24 @@ def test_oversized_headers_followed_by_their_end_in_the_same_read_are_refused() 
     fields = b"".join(b"X-Filler-%d: %s\r\n" % (n, b"y" * 1000) for n in range(70))
     _, outcomes = run(through_pool(serve_each(ok(extra=fields)), ("GET", "/a")))
     assert str(outcomes[0]) == "the answer's headers are larger than 65,536 bytes"
+
+
+def test_an_answer_in_tiny_chunks_costs_its_size_in_memory_not_forty_times_it() -> None:
+    # Up to the cap on the answer's size (64 MiB by default), one byte a chunk: as a list of
+    # pieces it would take gigabytes; httpx could not read so many within the total timeout.
+    count = 200_000
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1\r\nx\r\n" * count + b"0\r\n\r\n"
+
+    async def handle(exchange: Exchange) -> None:
+        await exchange.request()
+        for start in range(0, len(chunked), 65536):
+            await exchange.answer(chunked[start : start + 65536])
+
+    tracemalloc.start()
+    try:
+        _, outcomes = run(through_pool(handle, ("GET", "/a")))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcomes[0][2] == b"x" * count
+    assert peak < 3 * len(chunked)  # the answer's bytes on the wire, the body, the buffers

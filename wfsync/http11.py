@@ -173,7 +173,9 @@ class _Connection(asyncio.Protocol):
     def _start(self) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []
+        # One buffer, not a list of pieces: llhttp gives each chunk of a chunked answer
+        # apart, and a million 1-byte chunks as a million objects cost ~40 bytes each.
+        self.body = bytearray()
         self.size = 0
         self.head_bytes = 0  # bytes read before the head was whole
         self.field_bytes = 0  # the head's fields, interim answers' included
@@ -211,7 +213,7 @@ class _Connection(asyncio.Protocol):
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             # Repeated headers join as httpx.Headers.get joins them.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        body = b"".join(self.chunks)
+        body = bytes(self.body)
         # As httpx reads it: a list, applied in order; empty or identity entries change nothing.
         codings = [c.strip() for c in headers.get("content-encoding", "").lower().split(",")]
         codings = [coding for coding in codings if coding not in ("", "identity")]
@@ -381,9 +383,9 @@ class _Connection(asyncio.Protocol):
         self.size += len(body)
         if self.size > self.max_body:
             self.error = self.error or AnswerTooLarge(f"answer larger than {self.max_body:,} bytes")
-            self.chunks.clear()
+            self.body.clear()
             return
-        self.chunks.append(body)
+        self.body += body
 
     def on_message_complete(self) -> None:
         if self.complete:
