@@ -128,3 +128,10 @@ def test_an_answer_in_tiny_chunks_costs_its_size_in_memory_not_forty_times_it() 
         tracemalloc.stop()
     assert outcomes[0][2] == b"x" * count
     assert peak < 3 * len(chunked)  # the answer's bytes on the wire, the body, the buffers
+
+
+def test_an_encoding_echoing_the_key_is_not_repeated() -> None:
+    # The key, cut short inside a longer value, would have escaped the caller's redaction.
+    echo = b"Content-Encoding: " + b"a" * 30 + KEY.encode() + b"\r\n"
+    _, outcomes = run(through_pool(serve_each(ok(extra=echo)), ("GET", "/a")))
+    assert str(outcomes[0]) == "the answer is in an encoding that was not asked for (unknown)"

@@ -60,6 +60,8 @@ MAX_HEAD_BYTES = 64 * 1024
 # percent-encoded by the API client is not encoded twice. Anything else (a space, a
 # line break) is encoded, so a path can never end the request line.
 PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+# Content codings a server may name (the IANA registry); any other is not repeated.
+KNOWN_CODINGS = frozenset({"br", "compress", "deflate", "x-compress", "x-gzip", "zstd", "aes128gcm", "exi"})
 
 
 class HttpError(Exception):
@@ -218,8 +220,10 @@ class _Connection(asyncio.Protocol):
         codings = [c.strip() for c in headers.get("content-encoding", "").lower().split(",")]
         codings = [coding for coding in codings if coding not in ("", "identity")]
         if any(coding != "gzip" for coding in codings):
-            shown = ", ".join(codings)[:40]
-            raise BadAnswer(f"the answer is in an encoding that was not asked for ({shown})")
+            # Named only when it is a known one: the value is the server's, and could echo
+            # the key (cut short, beyond the reach of the caller's redaction).
+            shown = ", ".join(coding if coding in KNOWN_CODINGS else "unknown" for coding in codings)
+            raise BadAnswer(f"the answer is in an encoding that was not asked for ({shown[:60]})")
         for _ in codings:
             if body:
                 body = _gunzip(body, self.max_body)
