@@ -7,7 +7,11 @@ import gzip
 import tracemalloc
 from typing import Any
 
-from tests.test_http11 import KEY, Exchange, Server, ok, run, serve_each, through_pool
+import pytest
+
+from tests.test_http11 import FAST, KEY, Exchange, Server, no_wait, ok, run, serve_each, through_pool
+from wfsync.api import ApiClient
+from wfsync.errors import WfsyncError
 from wfsync.http11 import Pool
 
 
@@ -135,3 +139,29 @@ def test_an_encoding_echoing_the_key_is_not_repeated() -> None:
     echo = b"Content-Encoding: " + b"a" * 30 + KEY.encode() + b"\r\n"
     _, outcomes = run(through_pool(serve_each(ok(extra=echo)), ("GET", "/a")))
     assert str(outcomes[0]) == "the answer is in an encoding that was not asked for (unknown)"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ok(b"x" * 50 + KEY.encode(), extra=b"Content-Type: text/html\r\n"),
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 320\r\n\r\n"
+        + (b"x" * 290 + KEY.encode()).ljust(320, b"y"),
+    ],
+    ids=["not-json", "error-text"],
+)
+def test_a_key_echoed_across_the_cut_of_a_quoted_answer_is_not_shown(answer: bytes) -> None:
+    # Messages quote the start of an answer (60 or 300 characters): redacted after the
+    # cut, a key straddling it would show its first characters.
+    async def scenario() -> str:
+        async with (
+            Server(serve_each(answer)) as server,
+            ApiClient.connect(server.url, KEY, retry=FAST, sleep=no_wait) as api,
+        ):
+            with pytest.raises(WfsyncError) as caught:
+                await api.transport.request("POST", "/v1/workflows", body={"title": "x"})
+            return f"{caught.value!r} {caught.value}"
+
+    shown = run(scenario())
+    assert "x" * 20 in shown  # the answer is quoted
+    assert KEY[:6] not in shown
