@@ -165,3 +165,10 @@ def test_a_key_echoed_across_the_cut_of_a_quoted_answer_is_not_shown(answer: byt
     shown = run(scenario())
     assert "x" * 20 in shown  # the answer is quoted
     assert KEY[:6] not in shown
+
+
+@pytest.mark.parametrize("status", [b"000", b"099", b"007"])
+def test_a_status_below_100_is_refused_not_taken_for_a_success(status: bytes) -> None:
+    answer = b"HTTP/1.1 " + status + b" Odd\r\nContent-Length: 2\r\n\r\n{}"
+    _, outcomes = run(through_pool(serve_each(answer), ("POST", "/a")))
+    assert str(outcomes[0]) == f"the answer's status ({status.decode()}) is not an HTTP status"

@@ -358,6 +358,11 @@ class _Connection(asyncio.Protocol):
         if self.complete:
             return
         status = self.parser.get_status_code()
+        if status < 100:
+            # llhttp reads "000" as a status; h11 refuses it, and a caller would take it
+            # for a success (it is below 300).
+            self.error = self.error or BadAnswer(f"the answer's status ({status:03d}) is not an HTTP status")
+            return
         if 100 <= status < 200:
             # 100 Continue, 103 Early Hints: the answer is still to come (the size of
             # every interim answer counts towards the cap on headers).
