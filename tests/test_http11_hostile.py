@@ -172,3 +172,10 @@ def test_a_status_below_100_is_refused_not_taken_for_a_success(status: bytes) ->
     answer = b"HTTP/1.1 " + status + b" Odd\r\nContent-Length: 2\r\n\r\n{}"
     _, outcomes = run(through_pool(serve_each(answer), ("POST", "/a")))
     assert str(outcomes[0]) == f"the answer's status ({status.decode()}) is not an HTTP status"
+
+
+def test_spaces_after_a_chunk_size_are_read_as_h11_read_them() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2  \r\n{}\r\n0 \r\n\r\n"
+    server, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
+    assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
+    assert server.connections == 1

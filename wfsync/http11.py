@@ -160,10 +160,14 @@ class _Connection(asyncio.Protocol):
         self.max_body = max_body
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        # What h11 (under httpx) reads too: lines ended by a bare LF, and Content-Length
-        # beside Transfer-Encoding: chunked (chunked wins; the connection is then not
-        # reused, the framing being in doubt).
-        self.parser.set_dangerous_leniencies(lenient_chunked_length=True, lenient_optional_cr_before_lf=True)
+        # What h11 (under httpx) reads too: lines ended by a bare LF, spaces after a chunk's
+        # size, and Content-Length beside Transfer-Encoding: chunked (chunked wins; the
+        # connection is then not reused, the framing being in doubt).
+        self.parser.set_dangerous_leniencies(
+            lenient_chunked_length=True,
+            lenient_optional_cr_before_lf=True,
+            lenient_spaces_after_chunk_size=True,
+        )
         self.closed = False
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
