@@ -3,7 +3,9 @@ where it once did worse than httpx (its predecessor): each test here failed befo
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import socket
 import tracemalloc
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from tests.test_http11 import FAST, KEY, Exchange, Server, no_wait, ok, run, serve_each, through_pool
 from wfsync.api import ApiClient
 from wfsync.errors import WfsyncError
-from wfsync.http11 import Pool
+from wfsync.http11 import ConnectFailed, Pool
 
 
 async def answer_then_close(exchange: Exchange) -> None:
@@ -179,3 +181,19 @@ def test_spaces_after_a_chunk_size_are_read_as_h11_read_them() -> None:
     server, outcomes = run(through_pool(serve_each(answer), ("GET", "/a"), ("GET", "/b")))
     assert [(status, body) for status, _, body in outcomes] == [(200, b"{}")] * 2
     assert server.connections == 1
+
+
+def test_a_name_that_does_not_resolve_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lookup is failed here, not asked of a resolver (no test leaves the machine).
+    async def no_such_name(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", no_such_name)
+
+    async def scenario() -> str:
+        pool = Pool("https://api.example.invalid", headers={})
+        with pytest.raises(ConnectFailed) as caught:
+            await pool.request("GET", "/v1/workflows", None, None)
+        return str(caught.value)
+
+    assert run(scenario()) == "Name or service not known"

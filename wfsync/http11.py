@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import select
+import socket
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -543,7 +544,12 @@ class Pool:
         except OSError as exc:
             connection.close()
             # asyncio's message names the address; the reason is enough beside the URL.
-            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+            # A failed name lookup (socket.gaierror) has a negative errno, which os.strerror
+            # reads as "Unknown error -2": its own strerror says "Name or service not known".
+            if isinstance(exc, socket.gaierror) and exc.strerror:
+                reason = exc.strerror
+            else:
+                reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
             raise ConnectFailed(reason) from None
         self.connections_made += 1
         self._open.add(connection)
