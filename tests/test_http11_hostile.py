@@ -197,3 +197,10 @@ def test_a_name_that_does_not_resolve_says_so(monkeypatch: pytest.MonkeyPatch) -
         return str(caught.value)
 
     assert run(scenario()) == "Name or service not known"
+
+
+def test_whitespace_after_a_header_value_is_not_part_of_it() -> None:
+    answer = ok(extra=b"Content-Type: text/html   \r\nLocation: https://elsewhere.example.com/v1 \t\r\n")
+    _, outcomes = run(through_pool(serve_each(answer), ("GET", "/a")))
+    assert outcomes[0][1]["content-type"] == "text/html"
+    assert outcomes[0][1]["location"] == "https://elsewhere.example.com/v1"

@@ -217,7 +217,9 @@ class _Connection(asyncio.Protocol):
     def answer(self) -> tuple[int, dict[str, str], bytes]:
         headers: dict[str, str] = {}
         for raw_name, raw_value in self.headers:
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            # Whitespace around a value is not part of it (RFC 9110 5.5); llhttp keeps what
+            # trails, h11 did not.
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
             # Repeated headers join as httpx.Headers.get joins them.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = bytes(self.body)
