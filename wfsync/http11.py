@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
+import socket
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -59,6 +61,8 @@ MAX_HEAD_BYTES = 64 * 1024
 # percent-encoded by the API client is not encoded twice. Anything else (a space, a
 # line break) is encoded, so a path can never end the request line.
 PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+# Content codings a server may name (the IANA registry); any other is not repeated.
+KNOWN_CODINGS = frozenset({"br", "compress", "deflate", "x-compress", "x-gzip", "zstd", "aes128gcm", "exi"})
 
 
 class HttpError(Exception):
@@ -157,6 +161,14 @@ class _Connection(asyncio.Protocol):
         self.max_body = max_body
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        # What h11 (under httpx) reads too: lines ended by a bare LF, spaces after a chunk's
+        # size, and Content-Length beside Transfer-Encoding: chunked (chunked wins; the
+        # connection is then not reused, the framing being in doubt).
+        self.parser.set_dangerous_leniencies(
+            lenient_chunked_length=True,
+            lenient_optional_cr_before_lf=True,
+            lenient_spaces_after_chunk_size=True,
+        )
         self.closed = False
         self.waiter: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -168,13 +180,17 @@ class _Connection(asyncio.Protocol):
     def _start(self) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []
+        # One buffer, not a list of pieces: llhttp gives each chunk of a chunked answer
+        # apart, and a million 1-byte chunks as a million objects cost ~40 bytes each.
+        self.body = bytearray()
         self.size = 0
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes read before the head was whole
+        self.field_bytes = 0  # the head's fields, interim answers' included
         self.headers_done = False
         self.interim = False
         self.complete = False
         self.until_close = False  # a body without length: it ends when the connection does
+        self.doubtful = False  # framed two ways (Content-Length and chunked)
         self.reusable = False
         self.surplus = False  # bytes after the answer, in the same read
         self.error: HttpError | None = None
@@ -201,15 +217,23 @@ class _Connection(asyncio.Protocol):
     def answer(self) -> tuple[int, dict[str, str], bytes]:
         headers: dict[str, str] = {}
         for raw_name, raw_value in self.headers:
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            # Whitespace around a value is not part of it (RFC 9110 5.5); llhttp keeps what
+            # trails, h11 did not.
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t")
             # Repeated headers join as httpx.Headers.get joins them.
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        body = b"".join(self.chunks)
-        coding = headers.get("content-encoding", "identity").strip().lower()
-        if coding == "gzip" and body:
-            body = _gunzip(body, self.max_body)
-        elif coding not in ("identity", "gzip"):
-            raise BadAnswer(f"the answer is in an encoding that was not asked for ({coding[:40]})")
+        body = bytes(self.body)
+        # As httpx reads it: a list, applied in order; empty or identity entries change nothing.
+        codings = [c.strip() for c in headers.get("content-encoding", "").lower().split(",")]
+        codings = [coding for coding in codings if coding not in ("", "identity")]
+        if any(coding != "gzip" for coding in codings):
+            # Named only when it is a known one: the value is the server's, and could echo
+            # the key (cut short, beyond the reach of the caller's redaction).
+            shown = ", ".join(coding if coding in KNOWN_CODINGS else "unknown" for coding in codings)
+            raise BadAnswer(f"the answer is in an encoding that was not asked for ({shown[:60]})")
+        for _ in codings:
+            if body:
+                body = _gunzip(body, self.max_body)
         return self.status, headers, body
 
     def finish(self) -> None:
@@ -218,6 +242,22 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         self.waiter = None
+
+    def stale(self) -> bool:
+        """Whether an idle connection has anything to read: the server's close, or bytes no
+        request asked for. The event loop may not have read them yet (a close sent with
+        the last answer arrives with it), so the socket is asked, as httpcore does before
+        it reuses a connection; a request sent on it would be lost, a create not retried."""
+        if self.closed or self.transport is None:
+            return True
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):  # closed under us
+            return True
+        return bool(readable)
 
     def close(self) -> None:
         self.closed = True
@@ -257,11 +297,11 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.last_read = self.loop.time()
+        # A read holds at most 256 KiB: fed whole, then the head is measured. The bytes read
+        # while it lasts count only while it is unfinished (a read may hold the head and
+        # much of the body after it); once it is, on_header has summed its fields.
         if not self.headers_done:
             self.head_bytes += len(data)
-            if self.head_bytes > MAX_HEAD_BYTES:
-                self._fail(AnswerTooLarge(f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes"))
-                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -270,6 +310,9 @@ class _Connection(asyncio.Protocol):
             if not self.complete:  # whatever follows a whole answer is only surplus
                 self.error = self.error or BadAnswer("the answer is not valid HTTP/1.1")
             self.surplus = True
+        if self.error is None and not self.headers_done and self.head_bytes > MAX_HEAD_BYTES:
+            # A header without end, or interim answers without end.
+            self.error = AnswerTooLarge(f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes")
         if self.error is not None:
             self._fail(self.error)
         elif self.complete:
@@ -308,13 +351,25 @@ class _Connection(asyncio.Protocol):
             self.surplus = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.complete:
+        # Not the trailers of a chunked answer: httpx ignores them, and taken for headers
+        # they could name an encoding the body is not in.
+        if not self.complete and not self.headers_done:
             self.headers.append((name, value))
+            self.field_bytes += len(name) + len(value) + 4
+            if self.field_bytes > MAX_HEAD_BYTES:
+                self.error = self.error or AnswerTooLarge(
+                    f"the answer's headers are larger than {MAX_HEAD_BYTES:,} bytes"
+                )
 
     def on_headers_complete(self) -> None:
         if self.complete:
             return
         status = self.parser.get_status_code()
+        if status < 100:
+            # llhttp reads "000" as a status; h11 refuses it, and a caller would take it
+            # for a success (it is below 300).
+            self.error = self.error or BadAnswer(f"the answer's status ({status:03d}) is not an HTTP status")
+            return
         if 100 <= status < 200:
             # 100 Continue, 103 Early Hints: the answer is still to come (the size of
             # every interim answer counts towards the cap on headers).
@@ -328,7 +383,8 @@ class _Connection(asyncio.Protocol):
                 length = value
             elif lowered == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        if length is not None and length.strip().isdigit() and int(length) > self.max_body:
+        self.doubtful = length is not None and chunked
+        if length is not None and not chunked and length.strip().isdigit() and int(length) > self.max_body:
             self.error = AnswerTooLarge(f"answer larger than {self.max_body:,} bytes")
         bodiless = self.head_request or status in (204, 304)
         self.until_close = length is None and not chunked and not bodiless
@@ -343,9 +399,9 @@ class _Connection(asyncio.Protocol):
         self.size += len(body)
         if self.size > self.max_body:
             self.error = self.error or AnswerTooLarge(f"answer larger than {self.max_body:,} bytes")
-            self.chunks.clear()
+            self.body.clear()
             return
-        self.chunks.append(body)
+        self.body += body
 
     def on_message_complete(self) -> None:
         if self.complete:
@@ -355,7 +411,7 @@ class _Connection(asyncio.Protocol):
             self.headers = []
             return
         self.complete = True
-        self.reusable = self.parser.should_keep_alive() and not self.until_close
+        self.reusable = self.parser.should_keep_alive() and not self.until_close and not self.doubtful
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -459,10 +515,10 @@ class Pool:
 
     def _take(self) -> _Connection | None:
         # The most recently used first: a light load keeps to few connections. One the
-        # server closed while idle was marked so by the event loop, and is passed over.
+        # server closed while idle (or is closing) is passed over.
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
+            if not connection.stale():
                 return connection
             self._drop(connection)
         return None
@@ -490,7 +546,12 @@ class Pool:
         except OSError as exc:
             connection.close()
             # asyncio's message names the address; the reason is enough beside the URL.
-            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+            # A failed name lookup (socket.gaierror) has a negative errno, which os.strerror
+            # reads as "Unknown error -2": its own strerror says "Name or service not known".
+            if isinstance(exc, socket.gaierror) and exc.strerror:
+                reason = exc.strerror
+            else:
+                reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
             raise ConnectFailed(reason) from None
         self.connections_made += 1
         self._open.add(connection)

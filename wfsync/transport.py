@@ -327,6 +327,8 @@ class Transport:
 
     def error(self, method: str, path: str, status: int, content: bytes, attempts: int) -> ApiError:
         """The error for an answer with an error status (the conformance test maps each)."""
+        # Redacted before the messages are cut short: a key across the cut would escape.
+        content = content.replace(self.key.encode(), b"***") if self.key else content
         messages = [self.redact(message) for message in shapes.error_messages(content)]
         after = f"after {attempts} attempt{'s' * (attempts != 1)}"
         if status == 401:
@@ -356,7 +358,7 @@ class Transport:
             raise ProtocolError(method, path, status, [f"the answer is not usable: {exc}"]) from None
         except ValueError:
             kind = headers.get("content-type", "unknown type").split(";")[0]
-            start = self.redact(content[:60].decode("utf-8", "replace"))
+            start = self.redact(content[: 60 + len(self.key)].decode("utf-8", "replace"))[:60]
             raise ProtocolError(
                 method, path, status, [f"the answer is not JSON ({kind}): {start!r}"]
             ) from None
