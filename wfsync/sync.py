@@ -13,6 +13,7 @@ as events (:class:`Planned`, :class:`Progressed`, …), which the CLI renders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -134,15 +135,30 @@ class ApplyResult:
 
 async def plan_against(
     api: WorkflowsApi,
-    definitions: Sequence[Definition],
+    definitions: Sequence[Definition] | Awaitable[Sequence[Definition]],
     options: Options,
     account: Account,
     *,
     now: datetime | None = None,
 ) -> Plan:
     """The plan that makes ``account`` match ``definitions``: one listing, then the jobs of
-    just the selected workflows whose definitions manage schedules."""
-    workflows = await api.list_workflows()
+    just the selected workflows whose definitions manage schedules.
+
+    ``definitions`` may still be loading (an awaitable): the listing is on its way
+    meanwhile, and is dropped if they fail, whose error is then the plan's.
+    """
+    if isinstance(definitions, Sequence):
+        workflows = await api.list_workflows()
+    else:
+        listing = asyncio.ensure_future(api.list_workflows())
+        try:
+            definitions = await definitions
+        except BaseException:
+            listing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listing
+            raise
+        workflows = await listing
     jobs = await read_jobs(api, jobs_needed(definitions, workflows, options.selection))
     return compute_plan(
         definitions,

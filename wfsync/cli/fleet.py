@@ -8,8 +8,11 @@ A repository without ``environments`` is one implicit account, run exactly as be
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +20,9 @@ from typing import Any
 from wfsync.cli.app import connect, register_secrets, selected_patterns, setup_logging
 from wfsync.errors import ConfigError, WfsyncError
 
-__all__ = ["Fleet", "Member"]
+__all__ = ["Fleet", "Loading", "Member"]
+
+SWITCH_INTERVAL = 0.0002  # seconds; Python's default is 0.005
 
 
 @dataclass
@@ -42,6 +47,52 @@ class Member:
             name: str = self.target.name
             return name
         return str(self.environment.api_url or "the configured API")
+
+
+class Loading:
+    """The definitions of every environment of a fleet, read in a thread.
+
+    Reading 10,000 definitions is a second or more of CPU, during which the server (another
+    process, another core) can already be answering the listing. Only reads overlap it:
+    nothing is written anywhere before the definitions are in.
+    """
+
+    def __init__(self, fleet: Fleet) -> None:
+        self._done: concurrent.futures.Future[dict[str | None, Any]] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._load, args=(fleet,), name="wfsync-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, fleet: Fleet) -> None:
+        # The event loop waits for the interpreter lock each time a socket is ready: by
+        # default up to 5 ms while this thread computes, several times per page.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        try:
+            loaded: dict[str | None, Any] = {}
+            for member in fleet.members:
+                try:
+                    loaded[member.name] = fleet.definitions(member)
+                except WfsyncError as exc:
+                    if not fleet.named:
+                        raise
+                    loaded[member.name] = exc
+        except BaseException as exc:  # handed to whoever waits, in the main thread
+            self._done.set_exception(exc)
+        else:
+            self._done.set_result(loaded)
+        finally:
+            sys.setswitchinterval(interval)
+
+    def wait(self) -> None:
+        """Wait for the reading; raises the error of a project without environments."""
+        self._done.result()
+
+    async def of(self, member: Member) -> Any:
+        """``member``'s definitions, once read; raises its error."""
+        loaded = (await asyncio.wrap_future(self._done))[member.name]
+        if isinstance(loaded, WfsyncError):
+            raise loaded
+        return loaded
 
 
 class Fleet:
@@ -89,18 +140,12 @@ class Fleet:
         """True when the project defines environments (plans are then per environment)."""
         return bool(self.settings.environments)
 
-    def load_all(self) -> dict[str | None, Any]:
-        """Every environment's definitions, read before anything is sent. With environments,
-        one that does not load (a secret of its own missing) is that environment's error."""
-        loaded = {}
-        for member in self.members:
-            try:
-                loaded[member.name] = self.definitions(member)
-            except WfsyncError as exc:
-                if not self.named:
-                    raise
-                member.error = exc
-        return loaded
+    def load_all(self) -> Loading:
+        """Start reading every environment's definitions, in a thread: the listings can be
+        on their way meanwhile (:meth:`run` with ``loading``). With environments, one that
+        does not load (a secret of its own missing) is that environment's error; without,
+        it is the command's, as if nothing else had started."""
+        return Loading(self)
 
     def definitions(self, member: Member) -> Any:
         """The definitions as ``member``'s account gets them (its vars; its only)."""
@@ -217,10 +262,14 @@ class Fleet:
         parallel: int = 1,
         connections: int = 20,
         halts: Callable[[Any], bool] = lambda result: False,
+        loading: Loading | None = None,
     ) -> list[tuple[Member, Any]]:
         """``await action(api, member)`` for each environment, ``parallel`` at a time in
         the order written (a WfsyncError raised is that environment's result). A result
-        that ``halts`` stops the environments not yet started: theirs is None."""
+        that ``halts`` stops the environments not yet started: theirs is None.
+
+        With ``loading`` (the definitions being read meanwhile), a project without
+        environments whose definitions fail gets their error, before any other."""
         from wfsync.redact import SECRETS
         from wfsync.target import open_target
 
@@ -238,6 +287,8 @@ class Fleet:
                     )
                 except WfsyncError as exc:
                     if not self.named:
+                        if loading is not None:
+                            loading.wait()  # the definitions' problems come first, as ever
                         raise  # the one account's problem is the command's
                     member.error = exc  # a missing key for one account: the others go on
                     continue
@@ -245,7 +296,10 @@ class Fleet:
                 SECRETS.add_url(target.url)
                 member.target = target
             setup_logging(self.debug)
-            return asyncio.run(self._all(action, parallel, connections, halts))
+            results = asyncio.run(self._all(action, parallel, connections, halts))
+        if loading is not None:
+            loading.wait()
+        return results
 
     async def _all(
         self,

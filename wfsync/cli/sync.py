@@ -209,12 +209,12 @@ def plan(
     from wfsync.sync import plan_against
 
     fleet = Fleet(paths, given)
-    loaded = fleet.load_all()
+    loading = fleet.load_all()  # in a thread, while the listings are on their way
 
     async def one(api: Any, member: Any) -> Any:
-        return await plan_against(api, loaded[member.name], fleet.options(member), fleet.account(member))
+        return await plan_against(api, loading.of(member), fleet.options(member), fleet.account(member))
 
-    results = fleet.run(one)
+    results = fleet.run(one, loading=loading)
     plans = [plan for _, plan in results if not isinstance(plan, WfsyncError)]
     color = use_color() and not (as_json or markdown)
     saved = json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
