@@ -499,17 +499,25 @@ def _interpolate(
         if "$" not in text:
             return text
         result = _expand(text, env, vars, require_env=require_env, vars_for=vars_for)
-        where = document.where(path)
-        for error in result.errors:
-            # A missing value depends on the account; a malformed reference does not.
-            outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
+        if result.errors:
+            where = document.where(path)
+            for error in result.errors:
+                # A missing value depends on the account; a malformed reference does not.
+                outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
         if result.errors or result.unread:
             outcome.unresolved.add(path)
         if result.secret or result.unread:
             outcome.secrets[path] = result.template
         return result.value
 
-    _walk_strings(document.value, (), substitute)
+    if document.dollars is None:
+        _walk_strings(document.value, (), substitute)
+    else:  # only the strings that can hold a reference, as the reader found them
+        for path in document.dollars:
+            parent = document.value
+            for part in path[:-1]:
+                parent = parent[part]
+            parent[path[-1]] = substitute(path, parent[path[-1]])
     return outcome
 
 

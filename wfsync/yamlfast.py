@@ -54,8 +54,11 @@ class _Unusual(Exception):
     """The text uses YAML beyond the plain part: the full reader reads it."""
 
 
-def read_plain(text: str, scalar: Any) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]] | None:
-    """``(value, marks of values, marks of keys)`` of a plain block YAML document, or None.
+def read_plain(
+    text: str, scalar: Any
+) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]] | None:
+    """``(value, marks of values, marks of keys, paths of strings holding a $)`` of a plain
+    block YAML document, or None. The last spares interpolation a walk over every value.
 
     ``scalar(text)`` gives the value of a plain scalar, raising ValueError when it is one
     the full reader would refuse or report.
@@ -73,26 +76,33 @@ class _Reader:
         self.scalar = scalar
         self.values: dict[Any, Mark] = {}
         self.keys: dict[Any, Mark] = {}
+        self.dollars: list[tuple[Any, ...]] = []
 
     def value(self, written: str, path: Any, mark: Mark) -> Any:
         """The value written at ``mark``: a quoted or plain scalar, or a flow list."""
         self.values[path] = mark
         first = written[0]
         if first == '"' or first == "'":
-            return _shared(written[1:-1])
+            text = written[1:-1]
+            if "$" in text:
+                self.dollars.append(path)
+            return _shared(text)
         if first != "[":
             try:
-                return _shared(self.scalar(written))
+                value = self.scalar(written)
             except ValueError:
                 raise _Unusual from None
+            if "$" in written and type(value) is str:
+                self.dollars.append(path)
+            return _shared(value)
         items = []
         line, column = mark
         for index, match in enumerate(_ITEMS.finditer(written, 1)):
             items.append(self.value(match.group(1), (*path, index), (line, column + match.start(1))))
         return items
 
-    def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]]:
-        values, keys, scalar = self.values, self.keys, self.scalar
+    def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]]:
+        values, keys, scalar, dollars = self.values, self.keys, self.scalar, self.dollars
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
@@ -159,9 +169,12 @@ class _Reader:
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
                 try:
-                    container[key] = _shared(scalar(written))
+                    value = scalar(written)
                 except ValueError:
                     raise _Unusual from None
+                if "$" in written and type(value) is str:
+                    dollars.append(key_path)
+                container[key] = _shared(value)
         if pending is not None or not stack:
             raise _Unusual
-        return root, values, keys
+        return root, values, keys, dollars

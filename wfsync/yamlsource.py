@@ -140,6 +140,8 @@ class Document:
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     # Problems that did not stop the reading (a duplicate key keeps its first value).
     problems: list[Problem] = field(default_factory=list)
+    # The paths of the string values that hold a "$", when known (None: any may).
+    dollars: list[Path_] | None = None
 
     def where(self, path: Path_, *, key: bool = False) -> Location:
         """Where ``path`` was written (its key, when asked and known), else its nearest parent."""
@@ -315,8 +317,8 @@ def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
     text = _decode(file, data)
     plain = read_plain(text, _plain_scalar) if fast and _BY_TEXT else None
     if plain is not None:
-        value, values, keys = plain
-        return Document(file, value, values, keys)
+        value, values, keys, dollars = plain
+        return Document(file, value, values, keys, dollars=dollars)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
