@@ -28,13 +28,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
 from wfsync.yamlsource import MAX_BYTES, Document, Location, Problem, YamlError, paused_gc, read_yaml
+
+if TYPE_CHECKING:
+    from wfsync.parsecache import ParseCache
 
 __all__ = [
     "Definition",
@@ -121,6 +124,7 @@ def load_definitions(
     require_env: bool = True,
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
+    cache: ParseCache | None = None,
 ) -> list[Definition]:
     """Every definition under ``paths``, in file order; raises DefinitionError.
 
@@ -130,10 +134,16 @@ def load_definitions(
     is not needed (the value stays as written). ``include(title)`` is the environment's
     ``only``: the definitions it does not manage are left out of the result, and their
     undefined variables and missing secrets are not problems (that account never gets them).
+    ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
+    the commands that write never pass one.
     """
     env = os.environ if env is None else env
     options = _Options(
-        dict(vars or {}), require_env, f" for environment {environment!r}" if environment else "", include
+        dict(vars or {}),
+        require_env,
+        f" for environment {environment!r}" if environment else "",
+        include,
+        cache,
     )
     files, problems = find_files(paths)
     definitions: list[Definition] = []
@@ -166,6 +176,7 @@ class _Options:
     require_env: bool = True
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
+    cache: ParseCache | None = None  # files read before (never for apply)
 
 
 def _read_bounded(path: Path) -> bytes | Problem:
@@ -185,10 +196,27 @@ def parse_file(
 ) -> tuple[list[Definition], list[Problem]]:
     """The definitions of one file and the problems found in it."""
     options = options or _Options()
+    cache = options.cache
+    if cache is not None:
+        kept = cache.get(file, data)
+        if kept is not None:
+            definitions, problems = _parse_document(kept, env, options)
+            if not problems:
+                return definitions, problems
+            cache = None  # a file with a problem is answered as without a cache, read afresh
     try:
         document = read_yaml(file, data)
     except YamlError as exc:
         return [], exc.problems
+    if cache is not None:
+        cache.put(document, data)  # as read: before any value from the environment is in it
+    return _parse_document(document, env, options)
+
+
+def _parse_document(
+    document: Document, env: Mapping[str, str], options: _Options
+) -> tuple[list[Definition], list[Problem]]:
+    file = document.file
     top = document.value
     start = Location(file, 1, 1)
     if top is None:

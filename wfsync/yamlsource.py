@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +142,15 @@ class Document:
     problems: list[Problem] = field(default_factory=list)
     # The paths of the string values that hold a "$", when known (None: any may).
     dollars: list[Path_] | None = None
+    # Set when ``values`` holds only some places (a document kept by wfsync.parsecache):
+    # gives them all, read from the file again, the first time another is asked for.
+    reread: Callable[[], tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]]] | None = None
 
     def where(self, path: Path_, *, key: bool = False) -> Location:
         """Where ``path`` was written (its key, when asked and known), else its nearest parent."""
+        if self.reread is not None and (key or path not in self.values):
+            self.values, self.keys = self.reread()
+            self.reread = None
         if key and path in self.keys:
             line, column = self.keys[path]
             return Location(self.file, line + 1, column + 1)

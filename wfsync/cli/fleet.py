@@ -63,15 +63,18 @@ class Loading:
         self._thread.start()
 
     def _load(self, fleet: Fleet) -> None:
+        from wfsync.parsecache import user_cache
+
         # The event loop waits for the interpreter lock each time a socket is ready: by
         # default up to 5 ms while this thread computes, several times per page.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         try:
+            cache = user_cache()  # a plan only reads: files read before may answer
             loaded: dict[str | None, Any] = {}
             for member in fleet.members:
                 try:
-                    loaded[member.name] = fleet.definitions(member)
+                    loaded[member.name] = fleet.definitions(member, cache=cache)
                 except WfsyncError as exc:
                     if not fleet.named:
                         raise
@@ -147,14 +150,19 @@ class Fleet:
         it is the command's, as if nothing else had started."""
         return Loading(self)
 
-    def definitions(self, member: Member) -> Any:
-        """The definitions as ``member``'s account gets them (its vars; its only)."""
+    def definitions(self, member: Member, cache: Any = None) -> Any:
+        """The definitions as ``member``'s account gets them (its vars; its only). ``cache``
+        (wfsync.parsecache) only for a command that writes nothing: apply reads the files."""
         from wfsync.definitions import load_definitions
 
         paths = self.paths or self.settings.paths
         env = member.environment
         return load_definitions(
-            paths, vars=env.vars, environment=env.name, include=env.manages if env.only else None
+            paths,
+            vars=env.vars,
+            environment=env.name,
+            include=env.manages if env.only else None,
+            cache=cache,
         )
 
     @property

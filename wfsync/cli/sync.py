@@ -88,8 +88,10 @@ def validate(
     """
     from wfsync.config import load_settings, select_environments
     from wfsync.definitions import DefinitionError, load_definitions
+    from wfsync.parsecache import user_cache
 
     settings = load_settings(config_file)
+    cache = user_cache()
     register_secrets(paths or settings.paths)
     # Checking is offline and cheap: with environments defined and no --env, check them all.
     environments = select_environments(settings, env_patterns or (["*"] if settings.environments else []))
@@ -103,6 +105,7 @@ def validate(
                 require_env=require_env,
                 environment=environment.name,
                 include=environment.manages if environment.only else None,
+                cache=cache,
             )
         except DefinitionError as exc:
             problems_found.update(exc.problems)
