@@ -137,7 +137,8 @@ def load_definitions(
     ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
     the commands that write never pass one.
     """
-    env = os.environ if env is None else env
+    # A copy: os.environ encodes and decodes each name on every look-up.
+    env = dict(os.environ) if env is None else env
     options = _Options(
         dict(vars or {}),
         require_env,
@@ -309,10 +310,14 @@ def _definition(
                 continue
             seen[schedule.at] = where
             schedules.append(schedule)
-    problems.extend(_title_problems(document, base, entry, secrets, broken))
+    shown_secret = any(path[0] in _SHOWN for path in secrets)
+    if shown_secret or "lifecycle" in entry or not entry["title"].strip():  # else nothing to say
+        problems.extend(_title_problems(document, base, entry, secrets, broken))
     # The fields of the body sent to the API: every key but wfsync's own (schedules, lifecycle).
     fields = workflow_body.fields()
-    body_secrets = {path: written for path, written in secrets.items() if path[0] in fields}
+    body_secrets = (
+        {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
+    )
     definition = Definition(
         title=entry["title"],
         body={key: entry[key] for key in fields if key in entry},
@@ -325,6 +330,10 @@ def _definition(
         secrets=body_secrets,
     )
     return definition, problems
+
+
+# Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
+_SHOWN = ("title", "schedules", "lifecycle")
 
 
 def _title_problems(
@@ -340,9 +349,8 @@ def _title_problems(
             yield Problem(
                 document.where((*base, *path)), f"{_dotted(path)} is blank: it holds only whitespace"
             )
-    # Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
     for path, written in secrets.items():
-        if path[0] in ("title", "schedules", "lifecycle"):
+        if path[0] in _SHOWN:
             yield Problem(
                 document.where((*base, *path)),
                 f"{_dotted(path)} cannot hold a secret ({written!r}): it is shown in every plan; "
@@ -365,6 +373,8 @@ class _Broken:
 
     def within(self, prefix: PathKey) -> bool:
         """True when something at or under ``prefix`` is broken."""
+        if not self.exact:  # most documents
+            return False
         return any(path[: len(prefix)] == prefix for path in self.exact)
 
 
