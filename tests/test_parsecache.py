@@ -71,8 +71,9 @@ def test_answers_from_the_cache_are_the_answers_without_it(
         except YamlError:
             return
         if not document.problems:  # the cache did answer: a hit, not a miss every time
-            kept = cache.get(str(root / "defs" / "w.yaml"), data)
-            assert kept is not None
+            found = cache.get(str(root / "defs" / "w.yaml"), data)
+            assert found is not None
+            kept = found.document
             # Every place is where the file has it, those it keeps and those it reads again.
             for path in document.values:
                 assert kept.where(path) == document.where(path)
@@ -94,7 +95,7 @@ def planted(cache: ParseCache, data: bytes, value: object, *, key: bytes | None 
     """An entry for ``data`` holding ``value``, sealed with ``key`` (the cache's own by default)."""
     forger = ParseCache(cache.folder, key or cache._key, cache._fingerprint)
     name = forger._name(data)
-    payload = json.dumps({"value": value, "marks": [], "dollars": []}).encode()
+    payload = json.dumps({"value": value, "marks": [], "dollars": [], "checked": False}).encode()
     (cache.folder / name).write_bytes(forger._seal(name, payload) + payload)
     return cache.folder / name
 
@@ -135,7 +136,13 @@ def test_a_sealed_entry_that_does_not_decode_is_ignored(folders: tuple[Path, Pat
     defs, folder = folders
     cache = ParseCache(folder, b"k" * 32, b"fingerprint")
     name = cache._name(PLAIN_VALID)
-    for payload in (b"not json", b"[1, 2]", b'{"value": 1}', b'{"value": {}, "marks": [1], "dollars": []}'):
+    for payload in (
+        b"not json",
+        b"[1, 2]",
+        b'{"value": 1}',
+        b'{"value": {}, "marks": [1], "dollars": [], "checked": true}',
+        b'{"value": {}, "marks": [], "dollars": [1], "checked": true}',
+    ):
         (folder / name).write_bytes(cache._seal(name, payload) + payload)
         assert cache.get("w.yaml", PLAIN_VALID) is None
     assert [d.title for d in load(defs, {"HOOK": "x"}, cache)] == ["Lead follow-up", "Reminder"]  # type: ignore[attr-defined]

@@ -201,7 +201,7 @@ def parse_file(
     if cache is not None:
         kept = cache.get(file, data)
         if kept is not None:
-            definitions, problems = _parse_document(kept, env, options)
+            definitions, problems, _ = _parse_document(kept.document, env, options, kept.checked)
             if not problems:
                 return definitions, problems
             cache = None  # a file with a problem is answered as without a cache, read afresh
@@ -209,28 +209,40 @@ def parse_file(
         document = read_yaml(file, data)
     except YamlError as exc:
         return [], exc.problems
-    if cache is not None:
-        cache.put(document, data)  # as read: before any value from the environment is in it
-    return _parse_document(document, env, options)
+    # Taken as read: before any value from the environment is in it.
+    entry = cache.entry(document, data) if cache is not None else None
+    definitions, problems, checked = _parse_document(document, env, options)
+    if entry is not None:
+        entry.keep(checked=checked)
+    return definitions, problems
 
 
 def _parse_document(
-    document: Document, env: Mapping[str, str], options: _Options
-) -> tuple[list[Definition], list[Problem]]:
+    document: Document, env: Mapping[str, str], options: _Options, checked: bool = False
+) -> tuple[list[Definition], list[Problem], bool]:
+    """The definitions, the problems, and whether the schema passed the document with no
+    reference in the way and only strings able to tell on their own at the references
+    (then, with other values there, checking those strings is checking the document).
+    ``checked``: a document known so, with other values at its references, maybe."""
     file = document.file
     top = document.value
     start = Location(file, 1, 1)
     if top is None:
-        return [], [Problem(start, "empty file: expected a top-level workflows: list")]
+        return [], [Problem(start, "empty file: expected a top-level workflows: list")], False
     if not isinstance(top, dict):
         found = type(top).__name__
-        return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")]
+        return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")], False
     problems: list[Problem] = list(document.problems)
     references = _interpolate(
         document, env, options.vars, require_env=options.require_env, vars_for=options.vars_for
     )
     secrets, unresolved = references.secrets, references.unresolved
-    issues = schema.validate("definitions", top, strip=2)
+    checks = _string_checks(document)
+    if checked and checks is not None and all(check(value) for check, value in checks):
+        issues = []  # the rest of the document passed as it is
+    else:
+        issues = schema.validate("definitions", top, strip=2)
+        checked = not issues and not unresolved and checks is not None
     for issue in issues:
         if issue.path in unresolved:  # reported already, as the reference
             continue
@@ -239,7 +251,7 @@ def _parse_document(
     entries = top.get("workflows")
     if not isinstance(entries, list):
         problems.extend(problem for _, problem, _ in references.problems)
-        return [], problems
+        return [], problems, False
     # Checks beyond the schema look only at what the schema passed: skip broken parts.
     broken = _Broken({issue.path for issue in issues} | unresolved)
     secrets_by_entry: dict[int, dict[PathKey, str]] = {}
@@ -267,7 +279,24 @@ def _parse_document(
         for path, problem, missing in references.problems
         if not (missing and len(path) > 1 and path[1] in unmanaged)
     )
-    return definitions, problems
+    return definitions, problems, checked
+
+
+def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]] | None:
+    """Each string that held a reference with the check it passes on its own, or None
+    when one cannot be judged on its own (wfsync.schema.string_check)."""
+    if document.dollars is None:
+        return None
+    checks = []
+    for path in document.dollars:
+        check = schema.string_check("definitions", path)
+        if check is None:
+            return None
+        value = document.value
+        for part in path:
+            value = value[part]
+        checks.append((check, value))
+    return checks
 
 
 def _definition(

@@ -32,13 +32,15 @@ import json
 import os
 import stat
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wfsync.yamlsource import Document, read_yaml
 
-__all__ = ["ParseCache", "user_cache"]
+__all__ = ["Entry", "Kept", "ParseCache", "user_cache"]
 
 _KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
@@ -64,7 +66,7 @@ class ParseCache:
     def _seal(self, name: str, payload: bytes) -> bytes:
         return hmac.digest(self._key, name.encode() + b"\0" + payload, "sha256")
 
-    def get(self, file: str, data: bytes) -> Document | None:
+    def get(self, file: str, data: bytes) -> Kept | None:
         """The document ``data`` read as before, or None (not kept, or not trusted)."""
         name = self._name(data)
         try:
@@ -79,33 +81,33 @@ class ParseCache:
             kept = json.loads(payload)
             marks = {tuple(path): (line, column) for *path, line, column in kept["marks"]}
             dollars = [tuple(path) for path in kept["dollars"]]
-            value = kept["value"]
+            value, checked = kept["value"], kept["checked"] is True
         except (ValueError, TypeError, KeyError):
             return None
         document = Document(file, value, marks, {}, dollars=dollars)
         document.reread = functools.partial(_exact_places, file, data)
-        return document
+        return Kept(document, checked)
 
-    def put(self, document: Document, data: bytes) -> None:
-        """Keep ``document``, read from ``data`` without a problem; best effort."""
+    def entry(self, document: Document, data: bytes) -> Entry | None:
+        """An entry for ``document``, read from ``data``, taken now, before its values
+        change; None when it cannot be kept (a problem in the reading)."""
         if document.problems or document.reread is not None:
-            return
-        dollars = document.dollars
-        if dollars is None:
-            dollars = list(_strings_with_a_dollar(document.value, ()))
+            return None
+        if document.dollars is None:  # the full reader's: found once, for the loader too
+            document.dollars = list(_strings_with_a_dollar(document.value, ()))
         marks = [
             [*path, line, column] for path, (line, column) in document.values.items() if _kept_mark(path)
         ]
         try:
-            payload = json.dumps(
-                {"value": document.value, "marks": marks, "dollars": dollars},
-                separators=(",", ":"),
-                allow_nan=True,
-            ).encode()
+            value = json.dumps(document.value, separators=(",", ":"), allow_nan=True)
+            dollars = json.dumps(document.dollars)
         except (TypeError, ValueError):  # a value JSON does not hold: not kept
-            return
+            return None
+        return Entry(self, data, f'{{"value":{value},"marks":{json.dumps(marks)},"dollars":{dollars},')
+
+    def _put(self, data: bytes, payload: bytes) -> None:
         name = self._name(data)
-        temporary = self.folder / f".{name}.{os.getpid()}"
+        temporary = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
@@ -114,6 +116,28 @@ class ParseCache:
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A document read before; ``checked``: the schema passed it with only strings able to
+    tell on their own at its references (wfsync.definitions)."""
+
+    document: Document
+    checked: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A document taken as read, kept once the loader knows whether it is ``checked``."""
+
+    cache: ParseCache
+    data: bytes
+    start: str  # the JSON object, less its last member
+
+    def keep(self, *, checked: bool) -> None:
+        """Write the entry; best effort."""
+        self.cache._put(self.data, f'{self.start}"checked":{json.dumps(checked)}}}'.encode())
 
 
 def _exact_places(file: str, data: bytes) -> tuple[dict[Any, Any], dict[Any, Any]]:
@@ -135,15 +159,18 @@ def _strings_with_a_dollar(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[
 
 
 def _fingerprint() -> bytes:
-    """What shapes the reading besides the file: wfsync's reader, PyYAML, Python."""
+    """What shapes an entry besides the file: wfsync's reader and loader, the schemas
+    (an entry says whether they passed it), PyYAML, Python."""
     import yaml
 
-    from wfsync import __version__, yamlfast, yamlsource
+    from wfsync import __version__, definitions, schema, yamlfast, yamlsource
 
     digest = hashlib.sha256(f"{__version__}\0{yaml.__version__}\0{sys.version}\0".encode())
     digest.update(str(getattr(yaml, "__with_libyaml__", False)).encode())
-    for module in (yamlsource, yamlfast, sys.modules[__name__]):
+    for module in (yamlsource, yamlfast, definitions, schema, sys.modules[__name__]):
         digest.update(Path(str(module.__file__)).read_bytes())
+    for path in sorted(schema.SCHEMA_DIR.glob("*.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.digest()
 
 
