@@ -220,9 +220,9 @@ def parse_file(
 def _parse_document(
     document: Document, env: Mapping[str, str], options: _Options, checked: bool = False
 ) -> tuple[list[Definition], list[Problem], bool]:
-    """The definitions, the problems, and whether the schema passed the document with no
-    reference in the way and only strings able to tell on their own at the references
-    (then, with other values there, checking those strings is checking the document).
+    """The definitions, the problems, and whether the schema passed the document but
+    perhaps the strings that hold references, each able to tell on its own (then, with
+    other values there, checking those strings is checking the document).
     ``checked``: a document known so, with other values at its references, maybe."""
     file = document.file
     top = document.value
@@ -242,7 +242,8 @@ def _parse_document(
         issues = []  # the rest of the document passed as it is
     else:
         issues = schema.validate("definitions", top, strip=2)
-        checked = not issues and not unresolved and checks is not None
+        # Issues only at strings that are judged on their own: the rest of the file passed.
+        checked = checks is not None and all(issue.path in references.strings for issue in issues)
     for issue in issues:
         if issue.path in unresolved:  # reported already, as the reference
             continue
@@ -549,6 +550,7 @@ class _Interpolation:
     # Problems of references, by the path they are at, and whether they are a missing
     # value (an entry an environment does not manage drops those: it is never sent there).
     problems: list[tuple[PathKey, Problem, bool]] = field(default_factory=list)
+    strings: set[PathKey] = field(default_factory=set)  # the paths of strings that held a $
 
 
 def _interpolate(
@@ -565,6 +567,7 @@ def _interpolate(
     def substitute(path: PathKey, text: str) -> str:
         if "$" not in text:
             return text
+        outcome.strings.add(path)
         result = _expand(text, env, vars, require_env=require_env, vars_for=vars_for)
         if result.errors:
             where = document.where(path)
