@@ -181,6 +181,11 @@ def test_the_users_cache_is_private(tmp_path: Path) -> None:
     folder.chmod(0o755)  # a folder others may write into is not trusted
     assert user_cache(env) is None
     folder.chmod(0o700)
+    folder.parent.chmod(0o755)  # as apply's locks make it: others may read, not write
+    assert user_cache(env) is not None
+    folder.parent.chmod(0o777)
+    assert user_cache(env) is None
+    folder.parent.chmod(0o700)
     (folder / "key").write_bytes(b"short")
     assert user_cache(env) is None
 

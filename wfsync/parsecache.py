@@ -174,15 +174,13 @@ def _fingerprint() -> bytes:
     return digest.digest()
 
 
-def _private_folder(folder: Path) -> bool:
-    """True when ``folder`` is this user's alone (created so when missing)."""
+def _own_folder(folder: Path, *, private: bool) -> bool:
+    """True when ``folder`` is this user's and no one else may write in it (nor, when
+    ``private``, read it); created so when missing."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = folder.lstat()
-    return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.getuid()
-        and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
-    )
+    others = (stat.S_IRWXG | stat.S_IRWXO) if private else (stat.S_IWGRP | stat.S_IWOTH)
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & others
 
 
 def _user_key(folder: Path) -> bytes | None:
@@ -215,7 +213,8 @@ def user_cache(environ: Any = None) -> ParseCache | None:
         base = os.path.join(os.path.expanduser("~"), ".cache")
     folder = Path(base) / "wfsync" / "definitions"
     try:
-        if not (_private_folder(folder.parent) and _private_folder(folder)):
+        # wfsync/ holds apply's locks too (wfsync.lock makes it with the usual 0755).
+        if not (_own_folder(folder.parent, private=False) and _own_folder(folder, private=True)):
             return None
         key = _user_key(folder)
         if key is None:
