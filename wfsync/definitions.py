@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ __all__ = [
     "expand",
     "find_files",
     "load_definitions",
+    "loading_steps",
     "parse_file",
     "platform_timezone",
     "secret_references",
@@ -137,6 +138,30 @@ def load_definitions(
     ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
     the commands that write never pass one.
     """
+    steps = loading_steps(
+        paths, env, vars=vars, require_env=require_env, environment=environment, include=include, cache=cache
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            loaded: list[Definition] = done.value
+            return loaded
+
+
+def loading_steps(
+    paths: Sequence[str | os.PathLike[str]],
+    env: Mapping[str, str] | None = None,
+    *,
+    vars: Mapping[str, str] | None = None,
+    require_env: bool = True,
+    environment: str | None = None,
+    include: Callable[[str], bool] | None = None,
+    cache: ParseCache | None = None,
+) -> Generator[None, None, list[Definition]]:
+    """:func:`load_definitions` one file at a time: yields after each, returns (or raises)
+    as it does. An event loop can answer its sockets between files (``plan`` reads the
+    listing meanwhile)."""
     # A copy: os.environ encodes and decodes each name on every look-up.
     env = dict(os.environ) if env is None else env
     options = _Options(
@@ -161,6 +186,7 @@ def load_definitions(
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)
+            yield
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)
