@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Container
 from typing import Any
 
 __all__ = ["read_plain"]
@@ -55,25 +56,28 @@ class _Unusual(Exception):
 
 
 def read_plain(
-    text: str, scalar: Any
+    text: str, scalar: Any, resolved: Container[str] | None = None
 ) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]] | None:
     """``(value, marks of values, marks of keys, paths of strings holding a $)`` of a plain
     block YAML document, or None. The last spares interpolation a walk over every value.
 
     ``scalar(text)`` gives the value of a plain scalar, raising ValueError when it is one
-    the full reader would refuse or report.
+    the full reader would refuse or report; ``resolved``, when given, holds the first
+    characters of the scalars it may make something other than the text itself (most
+    values, titles and URLs, start with none of them: no call).
     """
     if _UNUSUAL.search(text):
         return None
     try:
-        return _Reader(scalar).read(text)
+        return _Reader(scalar, resolved).read(text)
     except _Unusual:
         return None
 
 
 class _Reader:
-    def __init__(self, scalar: Any) -> None:
+    def __init__(self, scalar: Any, resolved: Container[str] | None) -> None:
         self.scalar = scalar
+        self.resolved = resolved
         self.values: dict[Any, Mark] = {}
         self.keys: dict[Any, Mark] = {}
         self.dollars: list[tuple[Any, ...]] = []
@@ -102,7 +106,14 @@ class _Reader:
         return items
 
     def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]]:
-        values, keys, scalar, dollars = self.values, self.keys, self.scalar, self.dollars
+        values, keys, scalar, dollars, resolved = (
+            self.values,
+            self.keys,
+            self.scalar,
+            self.dollars,
+            self.resolved,
+        )
+        intern = sys.intern
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
@@ -168,6 +179,12 @@ class _Reader:
                 container[key] = self.value(written, key_path, (number, match.start(4)))
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
+                if resolved is not None and written[0] not in resolved:
+                    value = intern(written) if len(written) <= 32 else written
+                    if "$" in written:
+                        dollars.append(key_path)
+                    container[key] = value
+                    continue
                 try:
                     value = scalar(written)
                 except ValueError:

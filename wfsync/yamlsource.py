@@ -66,6 +66,8 @@ _IMPLICIT: dict[str, list[tuple[str, Any]]] = _BaseLoader.yaml_implicit_resolver
 # Wildcard or path resolvers would make a scalar's tag depend on more than its text.
 _BY_TEXT = None not in _IMPLICIT and not _BaseLoader.yaml_path_resolvers
 _resolved: dict[str, str] = {}
+# The first characters of the plain scalars a resolver may claim: any other is text.
+_RESOLVED = frozenset(first for first, resolvers in _IMPLICIT.items() if resolvers)
 
 
 def _implicit_tag(value: str) -> str:
@@ -321,7 +323,7 @@ def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
             ]
         )
     text = _decode(file, data)
-    plain = read_plain(text, _plain_scalar) if fast and _BY_TEXT else None
+    plain = read_plain(text, _plain_scalar, _RESOLVED) if fast and _BY_TEXT else None
     if plain is not None:
         value, values, keys, dollars = plain
         return Document(file, value, values, keys, dollars=dollars)
