@@ -38,8 +38,14 @@ WFSYNC_PATH: str | None = None
 
 
 def wfsync_env(env: dict[str, str]) -> dict[str, str]:
-    """``env`` for a measured wfsync command (its PYTHONPATH the code under test)."""
-    return {**env, "PYTHONPATH": WFSYNC_PATH} if WFSYNC_PATH else env
+    """``env`` for a measured wfsync command: its PYTHONPATH the code under test, and no
+    current folder in front of it (``python -m`` run from a checkout would import the
+    checkout's wfsync, whatever PYTHONPATH says: "before" would measure this tree)."""
+    return {
+        **env,
+        "PYTHONPATH": WFSYNC_PATH or str(Path(__file__).resolve().parent.parent),
+        "PYTHONSAFEPATH": "1",
+    }
 
 
 BARE_LOOP = """
