@@ -4,9 +4,12 @@ The emulator runs in its own process over loopback, optionally with added latenc
 request (a real API is not on loopback). For each latency it measures, in the same run:
 the requests `wfsync plan` sends (counted from its --debug log), its wall time, and the
 wall time of a bare httpx loop fetching the same pages one after another, each the
-median of several runs in fresh processes. Run from the repository root:
+median of several runs in fresh processes. `wfsync plan` runs cold (WFSYNC_CACHE=off, as
+on a fresh CI runner) unless --cache warm (a cache of read files in a temporary
+XDG_CACHE_HOME, filled by one run first). Run from the repository root:
 
-    python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3] [--before DIR]
+    python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3]
+                         [--before DIR] [--cache warm]
 
 Peak memory is measured in a fresh process per code; per workflow is the peak above that
 of a plan of ``--baseline`` workflows, so that start-up (imports, schemas) does not count.
@@ -28,7 +31,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from validate import write_definitions
+from validate import cache_env, write_definitions
 
 from wfsync.emulator import DEV_KEY, Store
 
@@ -118,20 +121,24 @@ def peak_rss(args: list[str], env: dict[str, str]) -> int:
     return int(done.stdout)
 
 
-def measure(workflows: int, latency: str, runs: int, files: int = 100) -> dict[str, float]:
+def measure(
+    workflows: int, latency: str, runs: int, files: int = 100, cache: str = "off"
+) -> dict[str, float]:
     """requests, plan and bare-loop median seconds, and plan's peak memory, for one size."""
-    row = measure_codes(workflows, latency, runs, files, [WFSYNC_PATH])
+    row = measure_codes(workflows, latency, runs, files, [WFSYNC_PATH], cache)
     return {**row, "plan": row["plan"][WFSYNC_PATH], "peak_mib": row["peak_mib"][WFSYNC_PATH]}
 
 
 def measure_codes(
-    workflows: int, latency: str, runs: int, files: int, codes: list[str | None]
+    workflows: int, latency: str, runs: int, files: int, codes: list[str | None], cache: str = "off"
 ) -> dict[str, Any]:
     """As :func:`measure` for each of several wfsync codes (None: this tree), against one
-    seeded server: ``plan`` and ``peak_mib`` are keyed by code."""
+    seeded server: ``plan`` and ``peak_mib`` are keyed by code. ``cache``: ``off`` or
+    ``warm`` (each code its own cache folder, filled by one run first)."""
     global WFSYNC_PATH
     pages = -(-workflows // 100)
     with tempfile.TemporaryDirectory() as name:
+        cached = {code: cache_env(cache, str(Path(name) / f"cache-{n}")) for n, code in enumerate(codes)}
         folder = Path(name) / "workflows"
         folder.mkdir()
         write_definitions(folder, workflows, files)
@@ -159,10 +166,19 @@ def measure_codes(
             plan_times: dict[str | None, list[float]] = {code: [] for code in codes}
             memory: dict[str | None, float] = {}
             bare_times, requests = [], set()
+            if cache == "warm":
+                for code in codes:
+                    WFSYNC_PATH = code
+                    env = wfsync_env(
+                        {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n", **cached[code]}
+                    )
+                    run_measured(command, env)
             for _ in range(runs):
                 for code in codes:
                     WFSYNC_PATH = code
-                    env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"})
+                    env = wfsync_env(
+                        {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n", **cached[code]}
+                    )
                     elapsed, _, err = run_measured([*command, "--debug"], env)
                     plan_times[code].append(elapsed)
                     requests.add(len(re.findall(r"wfsync\.(?:api|transport) DEBUG \w+ /\S* -> \d+", err)))
@@ -173,7 +189,9 @@ def measure_codes(
                 assert int(out.split()[0]) == workflows
             for code in codes:
                 WFSYNC_PATH = code
-                env = wfsync_env({**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n"})
+                env = wfsync_env(
+                    {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n", **cached[code]}
+                )
                 try:
                     memory[code] = peak_rss(command, env) / 1024
                 except RuntimeError as exc:  # one failed run should not lose the others
@@ -200,6 +218,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--latency", action="append", default=None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cache", choices=["off", "warm"], default="off", help="the cache of read files")
     parser.add_argument(
         "--baseline",
         type=int,
@@ -214,10 +233,10 @@ def main() -> None:
     args = parser.parse_args()
     codes: list[str | None] = [WFSYNC_PATH, *([os.path.abspath(args.before)] if args.before else [])]
     names = {code: "this tree" if code == WFSYNC_PATH else f"before ({code})" for code in codes}
-    print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes")
-    start_up = measure_codes(args.baseline, "0", 1, args.files, codes)["peak_mib"]
+    print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes, cache {args.cache}")
+    start_up = measure_codes(args.baseline, "0", 1, args.files, codes, args.cache)["peak_mib"]
     for latency in args.latency or ["0", "20ms"]:
-        row = measure_codes(args.workflows, latency, args.runs, args.files, codes)
+        row = measure_codes(args.workflows, latency, args.runs, args.files, codes, args.cache)
         for code in codes:
             peak = row["peak_mib"][code]
             per_workflow = (peak - start_up[code]) * 1024 / (args.workflows - args.baseline)

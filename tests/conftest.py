@@ -28,6 +28,12 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own cache of read definition files (wfsync.parsecache), never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -166,11 +166,26 @@ def test_an_ambiguous_title_is_an_error(project: Path, emulator: EmulatorServer)
     assert "2 live workflows are titled 'Leads'" in result.output and "never picks one" in result.output
 
 
-def test_bad_definitions_stop_before_any_request(project: Path, emulator: EmulatorServer) -> None:
+def test_bad_definitions_stop_before_any_write(project: Path, emulator: EmulatorServer) -> None:
+    # The listing may be on its way while the files are read (it overlaps them); nothing
+    # but reads, and the definitions' problems are the whole answer, as if nothing had started.
     Path("workflows/w.yaml").write_text("workflows:\n  - titel: x\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["plan"])
-    assert result.exit_code == 1 and "workflows/w.yaml:2:5: property titel" in result.output
-    assert emulator.served == {}
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: workflows/w.yaml:2:5: property titel should not exist (did you mean 'title'?)\n"
+        "workflows/w.yaml:2:5: title is required\n2 problems in the definitions\n"
+    )
+    assert set(emulator.served) <= {"GET list_workflows"}
+
+
+def test_bad_definitions_come_before_a_missing_key(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WFSYNC_API_KEY")
+    monkeypatch.delenv("INDIGENIUS_API_KEY", raising=False)
+    Path("workflows/w.yaml").write_text("workflows:\n  - titel: x\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["plan"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: workflows/w.yaml:2:5: property titel should not exist")
 
 
 def test_no_key_says_what_to_do(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,18 +24,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
 from wfsync.yamlsource import MAX_BYTES, Document, Location, Problem, YamlError, paused_gc, read_yaml
+
+if TYPE_CHECKING:
+    from wfsync.parsecache import ParseCache
 
 __all__ = [
     "Definition",
@@ -44,6 +47,7 @@ __all__ = [
     "expand",
     "find_files",
     "load_definitions",
+    "loading_steps",
     "parse_file",
     "platform_timezone",
     "secret_references",
@@ -123,6 +127,7 @@ def load_definitions(
     require_env: bool = True,
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
+    cache: ParseCache | None = None,
 ) -> list[Definition]:
     """Every definition under ``paths``, in file order; raises DefinitionError.
 
@@ -132,10 +137,41 @@ def load_definitions(
     is not needed (the value stays as written). ``include(title)`` is the environment's
     ``only``: the definitions it does not manage are left out of the result, and their
     undefined variables and missing secrets are not problems (that account never gets them).
+    ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
+    the commands that write never pass one.
     """
-    env = os.environ if env is None else env
+    steps = loading_steps(
+        paths, env, vars=vars, require_env=require_env, environment=environment, include=include, cache=cache
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            loaded: list[Definition] = done.value
+            return loaded
+
+
+def loading_steps(
+    paths: Sequence[str | os.PathLike[str]],
+    env: Mapping[str, str] | None = None,
+    *,
+    vars: Mapping[str, str] | None = None,
+    require_env: bool = True,
+    environment: str | None = None,
+    include: Callable[[str], bool] | None = None,
+    cache: ParseCache | None = None,
+) -> Generator[None, None, list[Definition]]:
+    """:func:`load_definitions` one file at a time: yields after each, returns (or raises)
+    as it does. An event loop can answer its sockets between files (``plan`` reads the
+    listing meanwhile)."""
+    # A copy: os.environ encodes and decodes each name on every look-up.
+    env = dict(os.environ) if env is None else env
     options = _Options(
-        dict(vars or {}), require_env, f" for environment {environment!r}" if environment else "", include
+        dict(vars or {}),
+        require_env,
+        f" for environment {environment!r}" if environment else "",
+        include,
+        cache,
     )
     files, problems = find_files(paths)
     definitions: list[Definition] = []
@@ -152,6 +188,7 @@ def load_definitions(
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)
+            yield
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)
@@ -168,6 +205,7 @@ class _Options:
     require_env: bool = True
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
+    cache: ParseCache | None = None  # files read before (never for apply)
     # Values already built in this load: body values by field and repr (see _held_once),
     # paths within an entry by ("path", path).
     held: dict[Any, Any] = field(default_factory=dict, compare=False)
@@ -190,23 +228,53 @@ def parse_file(
 ) -> tuple[list[Definition], list[Problem]]:
     """The definitions of one file and the problems found in it."""
     options = options or _Options()
+    cache = options.cache
+    if cache is not None:
+        kept = cache.get(file, data)
+        if kept is not None:
+            definitions, problems, _ = _parse_document(kept.document, env, options, kept.checked)
+            if not problems:
+                return definitions, problems
+            cache = None  # a file with a problem is answered as without a cache, read afresh
     try:
         document = read_yaml(file, data)
     except YamlError as exc:
         return [], exc.problems
+    # Taken as read: before any value from the environment is in it.
+    entry = cache.entry(document, data) if cache is not None else None
+    definitions, problems, checked = _parse_document(document, env, options)
+    if entry is not None:
+        entry.keep(checked=checked)
+    return definitions, problems
+
+
+def _parse_document(
+    document: Document, env: Mapping[str, str], options: _Options, checked: bool = False
+) -> tuple[list[Definition], list[Problem], bool]:
+    """The definitions, the problems, and whether the schema passed the document but
+    perhaps the strings that hold references, each able to tell on its own (then, with
+    other values there, checking those strings is checking the document).
+    ``checked``: a document known so, with other values at its references, maybe."""
+    file = document.file
     top = document.value
     start = Location(file, 1, 1)
     if top is None:
-        return [], [Problem(start, "empty file: expected a top-level workflows: list")]
+        return [], [Problem(start, "empty file: expected a top-level workflows: list")], False
     if not isinstance(top, dict):
         found = type(top).__name__
-        return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")]
+        return [], [Problem(start, f"expected a top-level workflows: list, not a {found}")], False
     problems: list[Problem] = list(document.problems)
     references = _interpolate(
         document, env, options.vars, require_env=options.require_env, vars_for=options.vars_for
     )
     secrets, unresolved = references.secrets, references.unresolved
-    issues = schema.validate("definitions", top, strip=2)
+    checks = _string_checks(document)
+    if checked and checks is not None and all(check(value) for check, value in checks):
+        issues = []  # the rest of the document passed as it is
+    else:
+        issues = schema.validate("definitions", top, strip=2)
+        # Issues only at strings that are judged on their own: the rest of the file passed.
+        checked = checks is not None and all(issue.path in references.strings for issue in issues)
     for issue in issues:
         if issue.path in unresolved:  # reported already, as the reference
             continue
@@ -215,7 +283,7 @@ def parse_file(
     entries = top.get("workflows")
     if not isinstance(entries, list):
         problems.extend(problem for _, problem, _ in references.problems)
-        return [], problems
+        return [], problems, False
     # Checks beyond the schema look only at what the schema passed: skip broken parts.
     broken = _Broken({issue.path for issue in issues} | unresolved)
     secrets_by_entry: dict[int, dict[PathKey, str]] = {}
@@ -245,7 +313,24 @@ def parse_file(
         for path, problem, missing in references.problems
         if not (missing and len(path) > 1 and path[1] in unmanaged)
     )
-    return definitions, problems
+    return definitions, problems, checked
+
+
+def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]] | None:
+    """Each string that held a reference with the check it passes on its own, or None
+    when one cannot be judged on its own (wfsync.schema.string_check)."""
+    if document.dollars is None:
+        return None
+    checks = []
+    for path in document.dollars:
+        check = schema.string_check("definitions", path)
+        if check is None:
+            return None
+        value = document.value
+        for part in path:
+            value = value[part]
+        checks.append((check, value))
+    return checks
 
 
 # The secrets of a definition that has none: one read-only mapping for all (a plan holds
@@ -294,10 +379,14 @@ def _definition(
                 continue
             seen[schedule.at] = where
             schedules.append(schedule)
-    problems.extend(_title_problems(document, base, entry, secrets, broken))
+    shown_secret = any(path[0] in _SHOWN for path in secrets)
+    if shown_secret or "lifecycle" in entry or not entry["title"].strip():  # else nothing to say
+        problems.extend(_title_problems(document, base, entry, secrets, broken))
     # The fields of the body sent to the API: every key but wfsync's own (schedules, lifecycle).
     fields = workflow_body.fields()
-    body_secrets = {path: written for path, written in secrets.items() if path[0] in fields}
+    body_secrets = (
+        {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
+    )
     definition = Definition(
         title=entry["title"],
         body=_held_once(entry, fields, {path[0] for path in secrets}, held),
@@ -335,6 +424,10 @@ def _held_once(
     return body
 
 
+# Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
+_SHOWN = ("title", "schedules", "lifecycle")
+
+
 def _title_problems(
     document: Document, base: PathKey, entry: dict[str, Any], secrets: dict[PathKey, str], broken: _Broken
 ) -> Iterator[Problem]:
@@ -348,9 +441,8 @@ def _title_problems(
             yield Problem(
                 document.where((*base, *path)), f"{_dotted(path)} is blank: it holds only whitespace"
             )
-    # Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
     for path, written in secrets.items():
-        if path[0] in ("title", "schedules", "lifecycle"):
+        if path[0] in _SHOWN:
             yield Problem(
                 document.where((*base, *path)),
                 f"{_dotted(path)} cannot hold a secret ({written!r}): it is shown in every plan; "
@@ -373,6 +465,8 @@ class _Broken:
 
     def within(self, prefix: PathKey) -> bool:
         """True when something at or under ``prefix`` is broken."""
+        if not self.exact:  # most documents
+            return False
         return any(path[: len(prefix)] == prefix for path in self.exact)
 
 
@@ -428,12 +522,28 @@ class _Expansion:
     errors: list[str] = field(default_factory=list)
 
 
+_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def _expand(
     text: str, env: Mapping[str, str], vars: Mapping[str, str], *, require_env: bool, vars_for: str
 ) -> _Expansion:
     """``text`` with ``${var.NAME}`` from ``vars``, ``${NAME}`` from ``env`` and ``$${``
     made ``${``. A reference that cannot be resolved is left as written, with an error
     (or, for a secret when ``require_env`` is false, marked unread)."""
+    # Most strings that hold a reference hold secrets that are set, nothing else: one
+    # substitution (the same result as reading the references one by one, below).
+    if "$${" not in text:
+        names = _SECRET.findall(text)
+        if names and len(names) == text.count("${") and all(env.get(name) for name in names):
+            return _Expansion(_SECRET.sub(lambda match: env[match.group(1)], text), text, secret=True)
+    return _expand_each(text, env, vars, require_env=require_env, vars_for=vars_for)
+
+
+def _expand_each(
+    text: str, env: Mapping[str, str], vars: Mapping[str, str], *, require_env: bool, vars_for: str
+) -> _Expansion:
+    """:func:`_expand`, reference by reference."""
     values: list[str] = []
     shown: list[str] = []
     result = _Expansion("", "")
@@ -518,6 +628,7 @@ class _Interpolation:
     # Problems of references, by the path they are at, and whether they are a missing
     # value (an entry an environment does not manage drops those: it is never sent there).
     problems: list[tuple[PathKey, Problem, bool]] = field(default_factory=list)
+    strings: set[PathKey] = field(default_factory=set)  # the paths of strings that held a $
 
 
 def _interpolate(
@@ -534,18 +645,27 @@ def _interpolate(
     def substitute(path: PathKey, text: str) -> str:
         if "$" not in text:
             return text
+        outcome.strings.add(path)
         result = _expand(text, env, vars, require_env=require_env, vars_for=vars_for)
-        where = document.where(path)
-        for error in result.errors:
-            # A missing value depends on the account; a malformed reference does not.
-            outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
+        if result.errors:
+            where = document.where(path)
+            for error in result.errors:
+                # A missing value depends on the account; a malformed reference does not.
+                outcome.problems.append((path, Problem(where, error), not error.startswith("invalid ")))
         if result.errors or result.unread:
             outcome.unresolved.add(path)
         if result.secret or result.unread:
             outcome.secrets[path] = result.template
         return result.value
 
-    _walk_strings(document.value, (), substitute)
+    if document.dollars is None:
+        _walk_strings(document.value, (), substitute)
+    else:  # only the strings that can hold a reference, as the reader found them
+        for path in document.dollars:
+            parent = document.value
+            for part in path[:-1]:
+                parent = parent[part]
+            parent[path[-1]] = substitute(path, parent[path[-1]])
     return outcome
 
 

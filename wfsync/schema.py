@@ -13,12 +13,12 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from wfsync.schema_compose import SchemaError, compose, documents
 
@@ -30,6 +30,7 @@ __all__ = [
     "is_valid",
     "load",
     "parse_instant",
+    "string_check",
     "utc_instant",
     "validate",
 ]
@@ -154,6 +155,112 @@ def validate(name: str, instance: Any, *, strip: int = 0) -> list[SchemaIssue]:
     if not issues:  # the two validators disagree: never let that pass silently
         issues = {SchemaIssue((), f"rejected by the {name} schema")}
     return sorted(issues, key=lambda issue: (tuple(map(str, issue.path)), issue.message))
+
+
+# Keywords of a node on the way to a string that only look at keys, types and counts, or
+# say nothing at all: a string below such nodes is valid or not on its own.
+_STRUCTURAL = frozenset(
+    {"type", "properties", "items", "required", "additionalProperties", "minItems", "maxItems"}
+    | {"minProperties", "maxProperties", "$ref", "$id", "$schema", "$defs", "$comment"}
+    | {"description", "title", "default", "examples"}
+)
+_STRING = frozenset({"type", "minLength", "maxLength", "format", "pattern", "enum", "const", "$ref"})
+_FORMATS: dict[str, Callable[[str], bool]] = {
+    "uri": is_http_url,
+    "date-time": lambda value: bool(parse_instant(value)),
+}
+
+
+def string_check(name: str, path: tuple[str | int, ...]) -> Callable[[str], bool] | None:
+    """Whether a string at ``path`` passes the schema ``name``, judged on its own: valid
+    for any string that passes, in a document that passes with another string there.
+
+    None when that cannot be told from the string alone: a node on the way whose verdict
+    could depend on the string (anyOf, uniqueItems, if…), or keywords this does not know.
+    """
+    shape = tuple(-1 if isinstance(part, int) else part for part in path)
+    return _string_check_in(SCHEMA_DIR, name, shape)
+
+
+@functools.cache
+def _string_check_in(
+    directory: Path, name: str, shape: tuple[str | int, ...]
+) -> Callable[[str], bool] | None:
+    resources = documents(directory)
+    node: Any = compose(directory, name)
+    base = str(node.get("$id", ""))
+    for part in (*shape, None):
+        while isinstance(node, dict) and "$ref" in node:  # its siblings: annotations only
+            if _keywords(node) - _ANNOTATIONS - {"$ref"}:
+                return None
+            node, base = _resolve(resources, base, node["$ref"])
+            if node is None:
+                return None
+        if node is True or node == {}:
+            return lambda value: True
+        if not isinstance(node, dict):
+            return None
+        if part is None:
+            break
+        if _keywords(node) - _STRUCTURAL:
+            return None
+        if isinstance(part, int):
+            node = node.get("items", True)
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
+        else:
+            node = node.get("additionalProperties", True)
+    if _keywords(node) - _STRING - _ANNOTATIONS or node.get("format", "uri") not in _FORMATS:
+        return None
+    return _string_rule(node)
+
+
+_ANNOTATIONS = frozenset({"description", "title", "default", "examples", "$comment"})
+
+
+def _keywords(node: dict[str, Any]) -> set[str]:
+    """The node's keywords less wfsync's own annotations (``x-wfsync-compare``…)."""
+    return {key for key in node if not key.startswith("x-")}
+
+
+def _resolve(resources: dict[str, Any], base: str, ref: Any) -> tuple[Any, str]:
+    """The node ``ref`` points at from ``base``, and its document's id; (None, "") if none."""
+    if not isinstance(ref, str):
+        return None, ""
+    uri, _, pointer = urljoin(base, ref).partition("#")
+    node: Any = resources.get(uri)
+    for token in pointer.split("/")[1:] if pointer else ():
+        token = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or token not in node:
+            return None, ""
+        node = node[token]
+    return node, uri
+
+
+def _string_rule(node: dict[str, Any]) -> Callable[[str], bool]:
+    kinds = node.get("type", "string")
+    if "string" not in (kinds if isinstance(kinds, list) else [kinds]):
+        return lambda value: False
+    shortest, longest = node.get("minLength", 0), node.get("maxLength")
+    form = _FORMATS.get(node.get("format", ""))
+    pattern = re.compile(node["pattern"]) if "pattern" in node else None
+    allowed = node.get("enum")
+    const = node.get("const", _NOTHING)
+
+    def check(value: str) -> bool:
+        return (
+            len(value) >= shortest
+            and (longest is None or len(value) <= longest)
+            and (form is None or form(value))
+            and (pattern is None or pattern.search(value) is not None)
+            and (allowed is None or value in allowed)
+            and (const is _NOTHING or value == const)
+        )
+
+    return check
+
+
+_NOTHING = object()
 
 
 def _shown(value: Any, limit: int = 80) -> str:

@@ -13,11 +13,14 @@ as events (:class:`Planned`, :class:`Progressed`, …), which the CLI renders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from wfsync import shapes
 from wfsync.api import ApiClient, WorkflowsApi
 from wfsync.apply import DEFAULT_PARALLELISM, ApplyReport, Outcome, apply_plan
 from wfsync.config import Safety
@@ -134,16 +137,35 @@ class ApplyResult:
 
 async def plan_against(
     api: WorkflowsApi,
-    definitions: Sequence[Definition],
+    definitions: Sequence[Definition] | Awaitable[Sequence[Definition]],
     options: Options,
     account: Account,
     *,
     now: datetime | None = None,
 ) -> Plan:
     """The plan that makes ``account`` match ``definitions``: one listing, then the jobs of
-    just the selected workflows whose definitions manage schedules."""
-    # A live body equal to its definition's is held as that object: the plan holds both.
-    workflows = await api.list_workflows({d.title: d.body for d in definitions})
+    just the selected workflows whose definitions manage schedules.
+
+    ``definitions`` may still be loading (an awaitable): the listing is on its way
+    meanwhile, and is dropped if they fail, whose error is then the plan's.
+    """
+    # A live body equal to its definition's is held as that object (the plan holds both):
+    # pages read once the definitions are in share as they arrive, earlier ones after.
+    known: dict[str, Mapping[str, Any]] = {}
+    if isinstance(definitions, Sequence):
+        known.update((d.title, d.body) for d in definitions)
+        workflows = await api.list_workflows(known)
+    else:
+        listing = asyncio.ensure_future(api.list_workflows(known))
+        try:
+            definitions = await definitions
+        except BaseException:
+            listing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listing
+            raise
+        known.update((d.title, d.body) for d in definitions)
+        workflows = [shapes.share(workflow, known) for workflow in await listing]
     jobs = await read_jobs(api, jobs_needed(definitions, workflows, options.selection))
     return compute_plan(
         definitions,

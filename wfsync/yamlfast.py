@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Container
 from typing import Any
 
 __all__ = ["read_plain"]
@@ -48,25 +49,32 @@ class _Unusual(Exception):
     """The text uses YAML beyond the plain part: the full reader reads it."""
 
 
-def read_plain(text: str, scalar: Any) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]] | None:
-    """``(value, marks of values, marks of keys)`` of a plain block YAML document, or None.
+def read_plain(
+    text: str, scalar: Any, resolved: Container[str] | None = None
+) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]] | None:
+    """``(value, marks of values, marks of keys, paths of strings holding a $)`` of a plain
+    block YAML document, or None. The last spares interpolation a walk over every value.
 
     ``scalar(text)`` gives the value of a plain scalar, raising ValueError when it is one
-    the full reader would refuse or report.
+    the full reader would refuse or report; ``resolved``, when given, holds the first
+    characters of the scalars it may make something other than the text itself (most
+    values, titles and URLs, start with none of them: no call).
     """
     if _UNUSUAL.search(text):
         return None
     try:
-        return _Reader(scalar).read(text)
+        return _Reader(scalar, resolved).read(text)
     except _Unusual:
         return None
 
 
 class _Reader:
-    def __init__(self, scalar: Any) -> None:
+    def __init__(self, scalar: Any, resolved: Container[str] | None) -> None:
         self.scalar = scalar
+        self.resolved = resolved
         self.values: dict[Any, Mark] = {}
         self.keys: dict[Any, Mark] = {}
+        self.dollars: list[tuple[Any, ...]] = []
         # Short strings (phrases, names) as one object however often the file writes them;
         # a table of this file's, not sys.intern, whose table would keep a slot for every
         # title of every file for good (definitions share equal values across files).
@@ -80,20 +88,33 @@ class _Reader:
         self.values[path] = mark
         first = written[0]
         if first == '"' or first == "'":
-            return self._shared(written[1:-1])
+            text = written[1:-1]
+            if "$" in text:
+                self.dollars.append(path)
+            return self._shared(text)
         if first != "[":
             try:
-                return self._shared(self.scalar(written))
+                value = self.scalar(written)
             except ValueError:
                 raise _Unusual from None
+            if "$" in written and type(value) is str:
+                self.dollars.append(path)
+            return self._shared(value)
         items = []
         line, column = mark
         for index, match in enumerate(_ITEMS.finditer(written, 1)):
             items.append(self.value(match.group(1), (*path, index), (line, column + match.start(1))))
         return items
 
-    def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark]]:
-        values, keys, scalar, shared = self.values, self.keys, self.scalar, self._shared
+    def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]]:
+        values, keys, scalar, dollars, resolved, shared = (
+            self.values,
+            self.keys,
+            self.scalar,
+            self.dollars,
+            self.resolved,
+            self._shared,
+        )
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
@@ -159,10 +180,19 @@ class _Reader:
                 container[key] = self.value(written, key_path, (number, match.start(4)))
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
+                if resolved is not None and written[0] not in resolved:
+                    value = shared(written)
+                    if "$" in written:
+                        dollars.append(key_path)
+                    container[key] = value
+                    continue
                 try:
-                    container[key] = shared(scalar(written))
+                    value = scalar(written)
                 except ValueError:
                     raise _Unusual from None
+                if "$" in written and type(value) is str:
+                    dollars.append(key_path)
+                container[key] = shared(value)
         if pending is not None or not stack:
             raise _Unusual
-        return root, values, keys
+        return root, values, keys, dollars

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,8 @@ _IMPLICIT: dict[str, list[tuple[str, Any]]] = _BaseLoader.yaml_implicit_resolver
 # Wildcard or path resolvers would make a scalar's tag depend on more than its text.
 _BY_TEXT = None not in _IMPLICIT and not _BaseLoader.yaml_path_resolvers
 _resolved: dict[str, str] = {}
+# The first characters of the plain scalars a resolver may claim: any other is text.
+_RESOLVED = frozenset(first for first, resolvers in _IMPLICIT.items() if resolvers)
 
 
 def _implicit_tag(value: str) -> str:
@@ -140,9 +142,17 @@ class Document:
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     # Problems that did not stop the reading (a duplicate key keeps its first value).
     problems: list[Problem] = field(default_factory=list)
+    # The paths of the string values that hold a "$", when known (None: any may).
+    dollars: list[Path_] | None = None
+    # Set when ``values`` holds only some places (a document kept by wfsync.parsecache):
+    # gives them all, read from the file again, the first time another is asked for.
+    reread: Callable[[], tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]]] | None = None
 
     def where(self, path: Path_, *, key: bool = False) -> Location:
         """Where ``path`` was written (its key, when asked and known), else its nearest parent."""
+        if self.reread is not None and (key or path not in self.values):
+            self.values, self.keys = self.reread()
+            self.reread = None
         if key and path in self.keys:
             line, column = self.keys[path]
             return Location(self.file, line + 1, column + 1)
@@ -313,10 +323,10 @@ def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
             ]
         )
     text = _decode(file, data)
-    plain = read_plain(text, _plain_scalar) if fast and _BY_TEXT else None
+    plain = read_plain(text, _plain_scalar, _RESOLVED) if fast and _BY_TEXT else None
     if plain is not None:
-        value, values, keys = plain
-        return Document(file, value, values, keys)
+        value, values, keys, dollars = plain
+        return Document(file, value, values, keys, dollars=dollars)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:

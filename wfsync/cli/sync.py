@@ -88,8 +88,10 @@ def validate(
     """
     from wfsync.config import load_settings, select_environments
     from wfsync.definitions import DefinitionError, load_definitions
+    from wfsync.parsecache import user_cache
 
     settings = load_settings(config_file)
+    cache = user_cache()
     register_secrets(paths or settings.paths)
     # Checking is offline and cheap: with environments defined and no --env, check them all.
     environments = select_environments(settings, env_patterns or (["*"] if settings.environments else []))
@@ -103,6 +105,7 @@ def validate(
                 require_env=require_env,
                 environment=environment.name,
                 include=environment.manages if environment.only else None,
+                cache=cache,
             )
         except DefinitionError as exc:
             problems_found.update(exc.problems)
@@ -209,12 +212,12 @@ def plan(
     from wfsync.sync import plan_against
 
     fleet = Fleet(paths, given)
-    loaded = fleet.load_all()
+    loading = fleet.load_all()  # in a thread, while the listings are on their way
 
     async def one(api: Any, member: Any) -> Any:
-        return await plan_against(api, loaded[member.name], fleet.options(member), fleet.account(member))
+        return await plan_against(api, loading.of(member), fleet.options(member), fleet.account(member))
 
-    results = fleet.run(one)
+    results = fleet.run(one, loading=loading)
     plans = [plan for _, plan in results if not isinstance(plan, WfsyncError)]
     color = use_color() and not (as_json or markdown)
     saved = json.dumps(plan_data(plans), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,85 @@
+"""plan_against with definitions still loading: the listing is on its way meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from wfsync.definitions import DefinitionError
+from wfsync.sync import Account, Options, plan_against
+from wfsync.yamlsource import Location, Problem
+
+
+class Listing:
+    """An API that only lists, and says when its listing starts and ends."""
+
+    def __init__(self, events: list[str], release: asyncio.Event) -> None:
+        self.events, self.release = events, release
+
+    async def list_workflows(self) -> list[Any]:
+        self.events.append("listing")
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.events.append("listing cancelled")
+            raise
+        self.events.append("listed")
+        return []
+
+
+def test_the_listing_starts_before_the_definitions_are_in() -> None:
+    async def scenario() -> list[str]:
+        events: list[str] = []
+        release = asyncio.Event()
+
+        async def definitions() -> list[Any]:
+            events.append("loading")
+            await asyncio.sleep(0)  # a file read; the loop turns
+            release.set()
+            events.append("loaded")
+            return []
+
+        plan = await plan_against(Listing(events, release), definitions(), Options(), Account("https://x"))  # type: ignore[arg-type]
+        assert plan.empty
+        return events
+
+    assert asyncio.run(scenario()) == ["loading", "listing", "loaded", "listed"]
+
+
+def test_definitions_that_fail_drop_the_listing() -> None:
+    problem = DefinitionError([Problem(Location("w.yaml", 2, 5), "title is required")])
+
+    async def scenario() -> list[str]:
+        events: list[str] = []
+
+        async def definitions() -> list[Any]:
+            await asyncio.sleep(0)
+            raise problem
+
+        with pytest.raises(DefinitionError) as raised:
+            await plan_against(
+                Listing(events, asyncio.Event()), definitions(), Options(), Account("https://x")
+            )  # type: ignore[arg-type]
+        assert raised.value is problem
+        return events
+
+    assert asyncio.run(scenario()) == ["listing", "listing cancelled"]
+
+
+def test_definitions_load_a_file_at_a_time(tmp_path: Any) -> None:
+    from wfsync.definitions import loading_steps
+
+    for n in range(3):
+        (tmp_path / f"{n}.yaml").write_text(f"workflows:\n  - title: t{n}\n", encoding="utf-8")
+    steps = loading_steps([tmp_path], env={})
+    turns = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            titles = [definition.title for definition in done.value]
+            break
+        turns += 1
+    assert (turns, titles) == (3, ["t0", "t1", "t2"])
