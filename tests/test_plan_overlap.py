@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from wfsync.definitions import DefinitionError
+from wfsync.definitions import Definition, DefinitionError
+from wfsync.shapes import LiveWorkflow
 from wfsync.sync import Account, Options, plan_against
 from wfsync.yamlsource import Location, Problem
 
@@ -18,7 +20,7 @@ class Listing:
     def __init__(self, events: list[str], release: asyncio.Event) -> None:
         self.events, self.release = events, release
 
-    async def list_workflows(self) -> list[Any]:
+    async def list_workflows(self, known: Mapping[str, Any] | None = None) -> list[Any]:
         self.events.append("listing")
         try:
             await self.release.wait()
@@ -83,3 +85,27 @@ def test_definitions_load_a_file_at_a_time(tmp_path: Any) -> None:
             break
         turns += 1
     assert (turns, titles) == (3, ["t0", "t1", "t2"])
+
+
+def test_live_bodies_read_while_loading_share_the_definitions_once_they_are_in() -> None:
+    """A page that arrived before the definitions holds its own copy of each body; once
+    they are in, an equal body is the definition's object (memory: the plan holds both)."""
+    body = {"title": "Billing", "callbackUrl": "https://crm.example.com/hook"}
+    definition = Definition(title="Billing", body=body, location=Location("w.yaml", 1, 3))
+    seen: list[Any] = []
+
+    class Early:
+        async def list_workflows(self, known: Mapping[str, Any] | None = None) -> list[Any]:
+            seen.append(known)
+            return [LiveWorkflow("a" * 24, "Billing", dict(body))]
+
+    async def definitions() -> list[Any]:
+        await asyncio.sleep(0.01)  # the listing is done before the definitions
+        return [definition]
+
+    async def scenario() -> Any:
+        return await plan_against(Early(), definitions(), Options(), Account("https://x"))  # type: ignore[arg-type]
+
+    plan = asyncio.run(scenario())
+    assert plan.empty
+    assert seen and seen[0] == {"Billing": body}  # the same mapping, filled once they were in
