@@ -160,10 +160,10 @@ def loading_steps(
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
-) -> Generator[None, None, list[Definition]]:
-    """:func:`load_definitions` one file at a time: yields after each, returns (or raises)
-    as it does. An event loop can answer its sockets between files (``plan`` reads the
-    listing meanwhile)."""
+) -> Generator[list[Definition], None, list[Definition]]:
+    """:func:`load_definitions` one file at a time: yields each file's definitions (not yet
+    cross-checked), returns (or raises) as it does. An event loop can answer its sockets
+    between files (``plan`` reads the listing meanwhile)."""
     # A copy: os.environ encodes and decodes each name on every look-up.
     env = dict(os.environ) if env is None else env
     options = _Options(
@@ -188,7 +188,7 @@ def loading_steps(
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)
-            yield
+            yield loaded
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)

@@ -142,16 +142,19 @@ async def plan_against(
     account: Account,
     *,
     now: datetime | None = None,
+    known: dict[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """The plan that makes ``account`` match ``definitions``: one listing, then the jobs of
     just the selected workflows whose definitions manage schedules.
 
     ``definitions`` may still be loading (an awaitable): the listing is on its way
-    meanwhile, and is dropped if they fail, whose error is then the plan's.
+    meanwhile, and is dropped if they fail, whose error is then the plan's. ``known``: their
+    bodies by title, filled by the loader as it reads (see below).
     """
-    # A live body equal to its definition's is held as that object (the plan holds both):
-    # pages read once the definitions are in share as they arrive, earlier ones after.
-    known: dict[str, Mapping[str, Any]] = {}
+    # A live body equal to its definition's is held as that object (the plan holds both).
+    # ``known`` may be filled by the loader as files are read: a page shares what is in
+    # when it arrives, and what it could not is shared once all are in.
+    known = {} if known is None else known
     if isinstance(definitions, Sequence):
         known.update((d.title, d.body) for d in definitions)
         workflows = await api.list_workflows(known)

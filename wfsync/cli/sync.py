@@ -212,10 +212,12 @@ def plan(
     from wfsync.sync import plan_against
 
     fleet = Fleet(paths, given)
-    loading = fleet.load_all()  # in a thread, while the listings are on their way
+    loading = fleet.load_all()  # a file at a time, while the listings are on their way
 
     async def one(api: Any, member: Any) -> Any:
-        return await plan_against(api, loading.of(member), fleet.options(member), fleet.account(member))
+        known: dict[str, Any] = {}  # bodies by title as files are read, for the listing to share
+        definitions = loading.of(member, known)
+        return await plan_against(api, definitions, fleet.options(member), fleet.account(member), known=known)
 
     results = fleet.run(one, loading=loading)
     plans = [plan for _, plan in results if not isinstance(plan, WfsyncError)]
