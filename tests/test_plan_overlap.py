@@ -109,3 +109,13 @@ def test_live_bodies_read_while_loading_share_the_definitions_once_they_are_in()
     plan = asyncio.run(scenario())
     assert plan.empty
     assert seen and seen[0] == {"Billing": body}  # the same mapping, filled once they were in
+
+
+def test_loading_yields_each_files_definitions_as_it_is_read(tmp_path: Any) -> None:
+    """What lets the listing share bodies before the last file is read."""
+    from wfsync.definitions import loading_steps
+
+    (tmp_path / "a.yaml").write_text("workflows:\n  - title: A\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("workflows:\n  - title: B\n  - title: C\n", encoding="utf-8")
+    steps = loading_steps([str(tmp_path)])
+    assert [[d.title for d in loaded] for loaded in steps] == [["A"], ["B", "C"]]
