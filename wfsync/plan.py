@@ -362,9 +362,11 @@ def _changes_of(
         warnings += notes
     if live is None:
         return changes + schedules
-    digest = live_digest(live, pending)
     diffs = workflow_body.diff(live.body, definition.body, definition.secrets)
-    if definition.secrets:  # show where a secret goes, never its value
+    if not diffs and not schedules:
+        return changes  # the common case: nothing to digest, nothing to show
+    digest = live_digest(live, pending)
+    if any(d.sensitive for d in diffs):  # show where a secret goes, never its value
         written = {
             leaf.name: value
             for leaf, value in workflow_body.leaf_values(templated(definition.body, definition.secrets))
