@@ -163,25 +163,31 @@ def measure_all(
         folder = Path(name)
         count = 1_000 if args.quick else 10_000
         validate_bench.write_definitions(folder, count, 100)
-        timed = {}
+        timed: dict[str, tuple[list[float], list[float]]] = {}
         for code in codes:
             plan_bench.WFSYNC_PATH = code
-            timed[code] = validate_bench.timed_command(folder, max(runs, 3))
+            if code is None:  # this tree: as on a fresh CI runner, then with its cache of read files
+                timed["after, cold"] = validate_bench.timed_command(folder, max(runs, 3), "off")
+                timed["after, warm"] = validate_bench.timed_command(folder, max(runs, 3), "warm")
+            else:
+                timed[names[code]] = validate_bench.timed_command(folder, max(runs, 3), "off")
         plan_bench.WFSYNC_PATH = None
         parts = validate_bench.split(folder, max(runs, 3))
     lines += [
         "## validate",
         "",
         f"`wfsync validate DIR` on {count:,} definitions in 100 files (every tenth with a schedule, every",
-        "webhook URL with a `${HOOK_TOKEN}` reference), in a fresh process.",
+        "webhook URL with a `${HOOK_TOKEN}` reference), in a fresh process. **cold**: no cache of",
+        "read files (`WFSYNC_CACHE=off`, a fresh CI runner); **warm**: that cache filled by one run",
+        "before (a developer's second run; wfsync/parsecache.py).",
         "",
         "| code | wall time (median) | CPU time (median) |",
         "|---|---|---|",
     ]
-    for code, (walls, cpus) in timed.items():
+    for label, (walls, cpus) in timed.items():
         shown = ", ".join(f"{t:.2f}" for t in walls)
         lines.append(
-            f"| {names[code]} | **{statistics.median(walls):.2f} s** (runs {shown}) | "
+            f"| {label} | **{statistics.median(walls):.2f} s** (runs {shown}) | "
             f"{statistics.median(cpus):.2f} s |"
         )
     lines += [
@@ -202,6 +208,8 @@ def measure_all(
         "Workflows live and defined, identical, so the plan has nothing to change. The emulator runs",
         "in its own process; the bare loop is a sequential httpx client fetching the same pages, in",
         "the same run. Memory per workflow is the peak above that of a plan of 100 workflows.",
+        "**after** runs cold (no cache of read files, as on a fresh CI runner); **after, warm** with",
+        "that cache filled by one run before.",
         "",
         "| workflows | latency | code | requests (pages) | `wfsync plan` | bare httpx loop | ratio "
         "| peak memory | per workflow |",
@@ -220,42 +228,55 @@ def measure_all(
                     f"{took:.2f} s | {row['bare']:.2f} s | **{took / row['bare']:.2f}x** | "
                     f"{peak:.0f} MiB | {per:.2f} KiB |"
                 )
+            if size == sizes[0]:  # this tree with its cache of read files filled
+                plan_bench.WFSYNC_PATH = None
+                warm = plan_bench.measure_codes(size, latency, runs, 100, [None], "warm")
+                took = warm["plan"][None]
+                lines.append(
+                    f"| {size:,} | {latency} | after, warm | {warm['requests']:.0f} ({warm['pages']:.0f}) | "
+                    f"{took:.2f} s | {warm['bare']:.2f} s | **{took / warm['bare']:.2f}x** | "
+                    f"{warm['peak_mib'][None]:.0f} MiB | |"
+                )
     lines.append("")
 
     print("apply…", flush=True)
     levels = [10, 32] if args.quick else [10, 32, 64]
-    applied: dict[tuple[str | None, int], tuple[float, list[float], float]] = {}
+    applied: dict[tuple[str | None, int], tuple[float, list[float], float, float]] = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         apply_bench.write_definitions(folder, creates)
         for parallelism in levels:
             for code in codes:
                 plan_bench.WFSYNC_PATH = code
-                measured = [apply_bench.timed_apply(folder, 20, parallelism, creates) for _ in range(runs)]
-                times = [wall for wall, _ in measured]
-                cpu = statistics.median(per for _, per in measured)
-                applied[code, parallelism] = (statistics.median(times), times, cpu)
+                measured = [apply_bench.measured_apply(folder, 20, parallelism, creates) for _ in range(runs)]
+                times = [wall for wall, _, _ in measured]
+                cpu = statistics.median(per for _, per, _ in measured)
+                server = statistics.median(per for _, _, per in measured)
+                applied[code, parallelism] = (statistics.median(times), times, cpu, server)
         plan_bench.WFSYNC_PATH = None
     lines += [
         "## apply",
         "",
         f"`wfsync apply --auto-approve` of {creates:,} creates, 20 ms added to every request, a fresh",
         "emulator process per run. Client CPU per write: the CPU time of the apply process less that",
-        "of a `wfsync plan` of the same folder (start-up, reading, listing), over the creates.",
+        "of a `wfsync plan` of the same folder (start-up, reading, listing), over the creates;",
+        "the emulator's: its process's CPU during the apply (verification listing included), over",
+        "the creates.",
         "",
         "| parallelism | code | wall time (median) | ideal | ratio to ideal | vs parallelism 10 "
-        "| client CPU per write |",
-        "|---|---|---|---|---|---|---|",
+        "| client CPU per write | emulator CPU per write |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for parallelism in levels:
         for code in codes:
-            median, times, cpu = applied[code, parallelism]
+            median, times, cpu, server = applied[code, parallelism]
             ideal = creates * 0.020 / parallelism
             versus = median / applied[code, 10][0]
             shown = ", ".join(f"{t:.2f}" for t in times)
             lines.append(
                 f"| {parallelism} | {names[code]} | {median:.2f} s (runs {shown}) "
-                f"| {ideal:.2f} s | **{median / ideal:.2f}x** | {versus:.2f}x | {cpu:.2f} ms |"
+                f"| {ideal:.2f} s | **{median / ideal:.2f}x** | {versus:.2f}x | {cpu:.2f} ms "
+                f"| {server:.2f} ms |"
             )
     lines.append("")
 
@@ -350,10 +371,15 @@ def measure_all(
 
 COMMANDS = """## commands
 
-Each benchmark runs alone too, from the repository root (PYTHONPATH at the tree measured):
+Each benchmark runs alone too, from the repository root. Every measured command runs with
+`PYTHONSAFEPATH=1` and its code's PYTHONPATH: run from a checkout, `python -m wfsync` would
+otherwise import the checkout's code whatever PYTHONPATH says (the run of 2026-11-28 before
+this one measured "before" with this tree's code for that reason; its pairs are void).
 
     python bench/run.py --runs 1 --before c284528      # everything below, before and after
-    python bench/validate.py
+    python bench/validate.py                            # cold and warm
+    python bench/plan.py --workflows 10000 --runs 1 --before DIR   # DIR: git archive of a commit
+    python bench/plan.py --workflows 10000 --runs 1 --cache warm
     python bench/plan.py --workflows 100000 --runs 1
     python bench/apply.py --parallelism 10 --parallelism 32 --parallelism 64 --runs 1 --no-sequential
     python bench/fleet.py --runs 1
