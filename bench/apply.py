@@ -13,6 +13,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import statistics
@@ -139,6 +140,9 @@ def main() -> None:
         if sequential:
             line += f"; {sequential / median:.1f}x faster than sequential"
         print(line)
+    # Issue 17's targets: each level against the one before it, both medians of this run.
+    for (low, low_median, *_), (high, high_median, *_) in itertools.pairwise(rows):
+        print(f"parallelism {high} / {low}: {high_median / low_median:.2f}x the wall time")
     if sequential:
         ideal = args.creates * args.latency_ms / 1000
         ratio = sequential / ideal

@@ -197,3 +197,83 @@ def test_an_interrupted_apply_ends_with_a_bar_that_says_what_the_summary_says() 
     assert int(finished[2]) == skipped
     assert summary.startswith(f"Apply finished with failures: {created} created,")
     assert summary.endswith(f"0 failed, {skipped} skipped.")
+
+
+class Writes(io.StringIO):
+    """A stream that keeps each write apart (what a pipe or a terminal is sent, and when)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_in_a_loop_the_lines_of_one_turn_are_one_write_made_when_the_turn_ends() -> None:
+    import asyncio
+
+    out = Writes()
+    view = Progress(4, out, tty=True, columns=120)
+
+    async def main() -> list[str]:
+        view.add(CREATED)
+        view.add(SCHEDULED)
+        assert out.writes == []  # not yet: more may finish in this turn
+        await asyncio.sleep(0)  # the turn ends: both lines go out together, the bar below
+        seen = list(out.writes)
+        view.add(FAILED)
+        await asyncio.sleep(0)
+        return seen
+
+    seen = asyncio.run(main())
+    assert len(seen) == 1
+    assert screen(seen[0])[:2] == [change_line(CREATED), change_line(SCHEDULED)]
+    assert len(out.writes) == 2 and change_line(FAILED) in out.writes[1]
+
+
+def test_lines_waiting_for_the_turn_to_end_are_written_by_close_as_on_ctrl_c() -> None:
+    import asyncio
+
+    out = Writes()
+    view = Progress(2, out, tty=False)
+
+    async def interrupted() -> str:
+        try:
+            view.add(CREATED)
+            raise KeyboardInterrupt
+        finally:
+            view.close()  # as the apply's view is, in a finally: the loop may never turn again
+            written = out.getvalue()
+        return written
+
+    async def main() -> str:
+        try:
+            return await interrupted()
+        except KeyboardInterrupt:
+            return out.getvalue()  # still in the same turn
+
+    assert asyncio.run(main()) == change_line(CREATED) + "\n"
+
+
+def test_without_a_loop_each_line_is_written_at_once() -> None:
+    out = Writes()
+    Progress(2, out, tty=False).add(CREATED)
+    assert out.writes == [change_line(CREATED) + "\n"]
+
+
+def test_what_the_apply_says_in_the_same_turn_comes_after_the_lines_before_it() -> None:
+    import asyncio
+
+    from wfsync.cli.sync import _View
+
+    out = Writes()
+    view = _View(out, False, "", tty=False)
+
+    async def main() -> None:
+        view.progress.add(CREATED)
+        view.say("verify: first\nverify: second\n")  # no turn in between
+
+    asyncio.run(main())
+    assert out.getvalue().splitlines() == [change_line(CREATED), "verify: first", "verify: second"]

@@ -13,6 +13,7 @@ so a summary made from :attr:`Progress.counts` always agrees with the bar.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -103,6 +104,13 @@ class Progress:
     On a terminal (``tty``) each finished change prints a line above a bar that is redrawn
     in place; elsewhere each prints its line and nothing else. ``color`` adds ANSI colour
     (failed red, skipped yellow); the caller decides it (NO_COLOR, a dumb terminal).
+
+    Inside an event loop the lines of one loop turn are written together, once the turn
+    is over (one write and one flush, and one bar redraw, for however many changes finished
+    in it): a write per change cost ~0.2 ms of an apply's ~0.5 ms of client CPU per create.
+    Outside a loop each line is written at once. :meth:`flush` writes what waits now:
+    whoever writes to the same stream in between must call it first, and :meth:`close`
+    does (also on Ctrl-C, from the ``finally`` that closes the view).
     """
 
     def __init__(
@@ -121,19 +129,38 @@ class Progress:
         self.counts: dict[str, int] = {"done": 0, "failed": 0, "skipped": 0}
         self.phase = ""
         self._bar_shown = False
+        self._pending: list[str] = []  # lines finished in this loop turn, not yet written
+        self._flush_due = False
 
     @property
     def finished(self) -> int:
         return sum(self.counts.values())
 
     def add(self, event: Event) -> None:
-        """Record a finished change and show it."""
+        """Record a finished change and show it (at the end of this loop turn, in a loop)."""
         self.counts[event.status] += 1
         self.phase = PHASES.get(event.action, event.action)
         line = change_line(event)
         if self.color and event.status != "done":
             line = f"{_RED if event.status == 'failed' else _YELLOW}{line}{_RESET}"
-        text = (_ERASE_LINE if self._bar_shown else "") + line + "\n"
+        self._pending.append(line + "\n")
+        if self._flush_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a caller of its own): nothing to batch with
+            self.flush()
+            return
+        self._flush_due = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the lines that wait (and on a terminal the bar below them), now."""
+        self._flush_due = False
+        if not self._pending:
+            return
+        text = (_ERASE_LINE if self._bar_shown else "") + "".join(self._pending)
+        self._pending.clear()
         if self.tty:
             text += self.bar()
             self._bar_shown = True
@@ -143,7 +170,9 @@ class Progress:
     def refresh(self) -> None:
         """Redraw the bar now (a terminal only): call it at the start and on a timer, so the
         rate and ETA move while a slow request holds every line back."""
-        if self.tty:
+        if self._pending:
+            self.flush()  # draws the bar below the lines
+        elif self.tty:
             self.out.write((_ERASE_LINE if self._bar_shown else "") + self.bar())
             self.out.flush()
             self._bar_shown = True
@@ -176,7 +205,8 @@ class Progress:
         return f"{_DIM}{text}{_RESET}" if self.color else text
 
     def close(self) -> None:
-        """Leave the final bar on its own line (a terminal); a no-op in a log."""
+        """Write what waits, and leave the final bar on its own line (a terminal)."""
+        self.flush()
         if self.tty and self._bar_shown:
             self.out.write(_ERASE_LINE + self.bar() + "\n")
             self.out.flush()

@@ -430,8 +430,10 @@ class _View:
         self.progress = Progress(0, stream, tty=tty, color=color)
 
     def say(self, text: str) -> None:
-        for line in text.rstrip("\n").split("\n") if text else ():
-            click.echo(self.prefix + line, file=self.out)
+        self.progress.flush()  # its lines of this loop turn come first
+        if text:  # one write for the whole text: a plan of 1,000 creates is 4,000 lines
+            lines = text.rstrip("\n").split("\n")
+            click.echo("".join(f"{self.prefix}{line}\n" for line in lines), file=self.out, nl=False)
 
     def on_event(self, event: Any) -> None:
         from wfsync.progress import Event, change_line
