@@ -128,6 +128,7 @@ def load_definitions(
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
+    references: set[str] | None = None,
 ) -> list[Definition]:
     """Every definition under ``paths``, in file order; raises DefinitionError.
 
@@ -138,10 +139,19 @@ def load_definitions(
     ``only``: the definitions it does not manage are left out of the result, and their
     undefined variables and missing secrets are not problems (that account never gets them).
     ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
-    the commands that write never pass one.
+    the commands that write never pass one. ``references``, when given, gets the name of
+    every ``${NAME}`` each file read refers to (:func:`secret_references`), a file that does
+    not load too: the secrets to mask, found without reading the files a second time.
     """
     steps = loading_steps(
-        paths, env, vars=vars, require_env=require_env, environment=environment, include=include, cache=cache
+        paths,
+        env,
+        vars=vars,
+        require_env=require_env,
+        environment=environment,
+        include=include,
+        cache=cache,
+        references=references,
     )
     while True:
         try:
@@ -160,6 +170,7 @@ def loading_steps(
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
+    references: set[str] | None = None,
 ) -> Generator[list[Definition], None, list[Definition]]:
     """:func:`load_definitions` one file at a time: yields each file's definitions (not yet
     cross-checked), returns (or raises) as it does. An event loop can answer its sockets
@@ -185,6 +196,8 @@ def loading_steps(
             if isinstance(data, Problem):
                 problems.append(data)
                 continue
+            if references is not None and b"${" in data:
+                references.update(secret_references(data.decode("utf-8", errors="replace")))
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -61,20 +61,29 @@ SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", r
 def register_secrets(paths: Any) -> None:
     """Register the value of every ``${NAME}`` the definition files under ``paths`` use,
     shown as ``${NAME}``: read from the files themselves, so that even a file that does not
-    load (validate's messages) never shows one."""
-    import os
-
+    load (validate's messages) never shows one. (A command that loads the definitions can
+    have the loader collect the names instead: ``load_definitions(references=)``.)"""
     from wfsync.definitions import find_files, secret_references
-    from wfsync.redact import SECRETS
 
     files, _ = find_files(paths)
+    names: set[str] = set()
     for path in files:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue  # the loader reports it
-        for name in secret_references(text):
-            SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
+        names |= secret_references(text)
+    register_references(names)
+
+
+def register_references(names: Iterable[str]) -> None:
+    """Register the value of each environment variable in ``names``, shown as ``${NAME}``."""
+    import os
+
+    from wfsync.redact import SECRETS
+
+    for name in names:
+        SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
 
 
 def register_project_secrets(config_file: str | None) -> None:
