@@ -335,8 +335,13 @@ def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]
     if document.dollars is None:
         return None
     checks = []
+    # Every entry's ("webhook", "url") has the same check: asked for once per file.
+    by_place: dict[PathKey, Callable[[str], bool] | None] = {}
     for path in document.dollars:
-        check = schema.string_check("definitions", path)
+        place = path[2:] if len(path) > 2 and path[0] == "workflows" and type(path[1]) is int else path
+        check = by_place.get(place, _UNKNOWN)
+        if check is _UNKNOWN:
+            check = by_place[place] = schema.string_check("definitions", path)
         if check is None:
             return None
         value = document.value
@@ -344,6 +349,9 @@ def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]
             value = value[part]
         checks.append((check, value))
     return checks
+
+
+_UNKNOWN: Any = object()
 
 
 # The secrets of a definition that has none: one read-only mapping for all (a plan holds
@@ -392,7 +400,7 @@ def _definition(
                 continue
             seen[schedule.at] = where
             schedules.append(schedule)
-    shown_secret = any(path[0] in _SHOWN for path in secrets)
+    shown_secret = bool(secrets) and any(path[0] in _SHOWN for path in secrets)
     if shown_secret or "lifecycle" in entry or not entry["title"].strip():  # else nothing to say
         problems.extend(_title_problems(document, base, entry, secrets, broken))
     # The fields of the body sent to the API: every key but wfsync's own (schedules, lifecycle).
@@ -402,7 +410,7 @@ def _definition(
     )
     definition = Definition(
         title=entry["title"],
-        body=_held_once(entry, fields, {path[0] for path in secrets}, held),
+        body=_held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, held),
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.
@@ -436,6 +444,8 @@ def _held_once(
         body[key] = value
     return body
 
+
+_NONE: set[str | int] = set()  # never changed: the fields of an entry without secrets
 
 # Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
 _SHOWN = ("title", "schedules", "lifecycle")
