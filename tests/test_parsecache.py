@@ -243,7 +243,7 @@ def test_the_fingerprint_holds_pyyamls_version_and_its_c_extension() -> None:
     assert (b"_yaml." in held) == yaml.__with_libyaml__
 
 
-def test_a_run_the_cache_answers_does_not_import_pyyaml(tmp_path: Path) -> None:
+def test_a_run_the_cache_answers_imports_no_reader_nor_logging_nor_sqlite(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -253,7 +253,7 @@ def test_a_run_the_cache_answers_does_not_import_pyyaml(tmp_path: Path) -> None:
         "import sys; from wfsync.cli import main\n"
         "try: main(['validate', sys.argv[1]])\n"
         "except SystemExit: pass\n"
-        "print('yaml' in sys.modules, file=sys.stderr)"
+        "print([m for m in ('yaml', 'logging', 'sqlite3') if m in sys.modules], file=sys.stderr)"
     )
     runs = [
         subprocess.run(
@@ -261,4 +261,5 @@ def test_a_run_the_cache_answers_does_not_import_pyyaml(tmp_path: Path) -> None:
         )
         for _ in range(2)
     ]
-    assert [run.stderr.split()[-1] for run in runs] == ["True", "False"], runs  # read, then answered
+    # The first run reads the file (PyYAML); the second is answered by the cache.
+    assert [run.stderr.splitlines()[-1] for run in runs] == ["['yaml']", "[]"], runs

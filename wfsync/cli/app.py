@@ -25,7 +25,7 @@ def reports_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlite3
+        import sys
 
         try:
             return command(*args, **kwargs)
@@ -34,8 +34,13 @@ def reports_errors(command: F) -> F:
         except OSError as exc:  # a folder that cannot be written, a disk that is full…
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
-        except sqlite3.Error as exc:  # the emulator's or the sandbox's database
-            raise click.ClickException(f"the emulator's database: {exc}") from exc
+        except Exception as exc:
+            # The emulator's or the sandbox's database. Only a command that imported
+            # sqlite3 can raise its errors: the others (validate) need not import it.
+            sqlite3 = sys.modules.get("sqlite3")
+            if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+                raise click.ClickException(f"the emulator's database: {exc}") from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 
