@@ -408,6 +408,7 @@ def _definition(
     body_secrets = (
         {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
     )
+    lifecycle = entry.get("lifecycle")
     definition = Definition(
         title=entry["title"],
         body=_held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, held),
@@ -415,8 +416,8 @@ def _definition(
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.
         former_titles=()
-        if broken.within((*base, "lifecycle"))
-        else tuple(entry.get("lifecycle", {}).get("formerTitles", ())),
+        if lifecycle is None or broken.within((*base, "lifecycle"))
+        else tuple(lifecycle.get("formerTitles", ())),
         secrets=body_secrets or _NO_SECRETS,
     )
     return definition, problems
