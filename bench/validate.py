@@ -118,12 +118,15 @@ def split(folder: Path, runs: int) -> dict[str, float]:
     """Median in-process seconds of the whole load, of YAML reading and of schema checks,
     each run in a fresh process."""
 
+    from plan import wfsync_env
+
     def run(mode: str) -> list[float]:
         done = subprocess.run(
             [sys.executable, "-c", PHASES, str(folder), mode],
             capture_output=True,
             text=True,
             check=True,
+            env=wfsync_env(dict(os.environ)),  # the tree measured, not the working directory's
         )
         return [float(x) for x in done.stdout.split()]
 

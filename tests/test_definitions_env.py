@@ -237,3 +237,17 @@ def test_any_date_time_is_read_or_refused_never_a_crash(moment: datetime, zone: 
     if not offset:  # a local time means that wall-clock time in its zone
         assert schedule.local.endswith(f"{written.replace('T', ' ')[-11:]} {zone}")
     assert schedule.at.tzinfo is UTC
+
+
+def test_loading_collects_every_secret_reference_of_every_file_read(tmp_path: Path) -> None:
+    # validate masks these without reading the files a second time: a file that does not
+    # load (a syntax error) gives its names too; ${var.X} and the literal $${ are no secrets.
+    (tmp_path / "a.yaml").write_text(
+        "workflows:\n  - title: A\n    webhook: {url: 'https://h.example.com/${HOOK_A}/$${LITERAL}/${var.V}'}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text("workflows: [\n  # ${HOOK_B}\n", encoding="utf-8")
+    references: set[str] = set()
+    with pytest.raises(DefinitionError):
+        load_definitions([tmp_path], env={}, vars={"V": "v"}, require_env=False, references=references)
+    assert references == {"HOOK_A", "HOOK_B"}

@@ -147,7 +147,7 @@ def agree(data: bytes) -> None:
     """The line reader for plain YAML changes nothing: the same definitions, the same
     problems at the same places, as with PyYAML's composer alone."""
     fast = parse_file("fuzz.yaml", data, ENV)
-    with mock.patch("wfsync.yamlsource.read_plain", lambda *_: None):
+    with mock.patch("wfsync.yamlcompose.read_plain", lambda *_: None):
         exact = parse_file("fuzz.yaml", data, ENV)
     assert fast == exact
 

@@ -220,3 +220,46 @@ def test_the_fingerprint_follows_the_reader(monkeypatch: pytest.MonkeyPatch) -> 
     before = parsecache._fingerprint()
     monkeypatch.setattr("wfsync.__version__", "99.0")
     assert parsecache._fingerprint() != before
+
+
+@pytest.mark.parametrize("reader", ["yamlsource.py", "yamlcompose.py", "yamlfast.py"])
+def test_the_fingerprint_follows_each_reader_module(monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    # Found by their files, not imported: PyYAML stays out of a run the cache answers.
+    before = parsecache._fingerprint()
+    read_bytes = Path.read_bytes
+
+    def edited(path: Path) -> bytes:
+        return read_bytes(path) + (b"# edited" if path.name == reader else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert parsecache._fingerprint() != before
+
+
+def test_the_fingerprint_holds_pyyamls_version_and_its_c_extension() -> None:
+    import yaml
+
+    held = parsecache._pyyaml()
+    assert f'__version__ = "{yaml.__version__}"'.encode() in held or yaml.__version__.encode() in held
+    assert (b"_yaml." in held) == yaml.__with_libyaml__
+
+
+def test_a_run_the_cache_answers_imports_no_reader_nor_logging_nor_sqlite(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "w.yaml").write_bytes(VALID)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "WFSYNC_CACHE": "on", "HOOK": "x"}
+    code = (
+        "import sys; from wfsync.cli import main\n"
+        "try: main(['validate', sys.argv[1]])\n"
+        "except SystemExit: pass\n"
+        "print([m for m in ('yaml', 'logging', 'sqlite3') if m in sys.modules], file=sys.stderr)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "w.yaml")], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    # The first run reads the file (PyYAML); the second is answered by the cache.
+    assert [run.stderr.splitlines()[-1] for run in runs] == ["['yaml']", "[]"], runs

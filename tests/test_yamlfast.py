@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, find, given, settings
 from hypothesis import strategies as st
 
+from wfsync.yamlcompose import _plain_scalar
 from wfsync.yamlfast import read_plain
-from wfsync.yamlsource import YamlError, _plain_scalar, read_yaml
+from wfsync.yamlsource import YamlError, read_yaml
 
 KEYS = ["title", "url", "endCall", "a-b", "x_1", "yes", "on", "null", "True", "No", "y", "n", "_"]
 # Plain scalars chosen for what YAML 1.1 does with them: types, sexagesimals, octals,

@@ -128,6 +128,7 @@ def load_definitions(
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
+    references: set[str] | None = None,
 ) -> list[Definition]:
     """Every definition under ``paths``, in file order; raises DefinitionError.
 
@@ -138,10 +139,19 @@ def load_definitions(
     ``only``: the definitions it does not manage are left out of the result, and their
     undefined variables and missing secrets are not problems (that account never gets them).
     ``cache`` (:mod:`wfsync.parsecache`) answers for files read before without a problem;
-    the commands that write never pass one.
+    the commands that write never pass one. ``references``, when given, gets the name of
+    every ``${NAME}`` each file read refers to (:func:`secret_references`), a file that does
+    not load too: the secrets to mask, found without reading the files a second time.
     """
     steps = loading_steps(
-        paths, env, vars=vars, require_env=require_env, environment=environment, include=include, cache=cache
+        paths,
+        env,
+        vars=vars,
+        require_env=require_env,
+        environment=environment,
+        include=include,
+        cache=cache,
+        references=references,
     )
     while True:
         try:
@@ -160,6 +170,7 @@ def loading_steps(
     environment: str | None = None,
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
+    references: set[str] | None = None,
 ) -> Generator[list[Definition], None, list[Definition]]:
     """:func:`load_definitions` one file at a time: yields each file's definitions (not yet
     cross-checked), returns (or raises) as it does. An event loop can answer its sockets
@@ -185,6 +196,8 @@ def loading_steps(
             if isinstance(data, Problem):
                 problems.append(data)
                 continue
+            if references is not None and b"${" in data:
+                references.update(_reference_names(data))
             loaded, file_problems = parse_file(str(path), data, env, options)
             definitions.extend(loaded)
             problems.extend(file_problems)
@@ -322,8 +335,13 @@ def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]
     if document.dollars is None:
         return None
     checks = []
+    # Every entry's ("webhook", "url") has the same check: asked for once per file.
+    by_place: dict[PathKey, Callable[[str], bool] | None] = {}
     for path in document.dollars:
-        check = schema.string_check("definitions", path)
+        place = path[2:] if len(path) > 2 and path[0] == "workflows" and type(path[1]) is int else path
+        check = by_place.get(place, _UNKNOWN)
+        if check is _UNKNOWN:
+            check = by_place[place] = schema.string_check("definitions", path)
         if check is None:
             return None
         value = document.value
@@ -331,6 +349,9 @@ def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]
             value = value[part]
         checks.append((check, value))
     return checks
+
+
+_UNKNOWN: Any = object()
 
 
 # The secrets of a definition that has none: one read-only mapping for all (a plan holds
@@ -379,7 +400,7 @@ def _definition(
                 continue
             seen[schedule.at] = where
             schedules.append(schedule)
-    shown_secret = any(path[0] in _SHOWN for path in secrets)
+    shown_secret = bool(secrets) and any(path[0] in _SHOWN for path in secrets)
     if shown_secret or "lifecycle" in entry or not entry["title"].strip():  # else nothing to say
         problems.extend(_title_problems(document, base, entry, secrets, broken))
     # The fields of the body sent to the API: every key but wfsync's own (schedules, lifecycle).
@@ -387,15 +408,16 @@ def _definition(
     body_secrets = (
         {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
     )
+    lifecycle = entry.get("lifecycle")
     definition = Definition(
         title=entry["title"],
-        body=_held_once(entry, fields, {path[0] for path in secrets}, held),
+        body=_held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, held),
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.
         former_titles=()
-        if broken.within((*base, "lifecycle"))
-        else tuple(entry.get("lifecycle", {}).get("formerTitles", ())),
+        if lifecycle is None or broken.within((*base, "lifecycle"))
+        else tuple(lifecycle.get("formerTitles", ())),
         secrets=body_secrets or _NO_SECRETS,
     )
     return definition, problems
@@ -423,6 +445,8 @@ def _held_once(
         body[key] = value
     return body
 
+
+_NONE: set[str | int] = set()  # never changed: the fields of an entry without secrets
 
 # Titles, schedules and the lifecycle are shown in every plan: a secret there would be too.
 _SHOWN = ("title", "schedules", "lifecycle")
@@ -510,6 +534,19 @@ def secret_references(text: str) -> set[str]:
     return {m.group(1) for m in _REFERENCE.finditer(text) if m.group(1) and _NAME.fullmatch(m.group(1))}
 
 
+# The names secret_references finds, and perhaps a few more (a name inside a malformed
+# reference, "${a ${TOKEN}"): to mask, more is safe. On bytes, in C: no text decoded, no
+# Python code per reference.
+_REFERENCE_NAME = re.compile(rb"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _reference_names(data: bytes) -> set[str]:
+    """Every ``${NAME}`` name of a file's bytes (see :func:`secret_references`)."""
+    names = set(_REFERENCE_NAME.findall(data))
+    names.discard(b"")
+    return {name.decode("ascii") for name in names}
+
+
 @dataclass
 class _Expansion:
     """What one string became: its value, and the text plans may show (the variables
@@ -536,6 +573,8 @@ def _expand(
     if "$${" not in text:
         names = _SECRET.findall(text)
         if names and len(names) == text.count("${") and all(env.get(name) for name in names):
+            if len(names) == 1:  # the usual one: no function call per match
+                return _Expansion(text.replace(f"${{{names[0]}}}", env[names[0]]), text, secret=True)
             return _Expansion(_SECRET.sub(lambda match: env[match.group(1)], text), text, secret=True)
     return _expand_each(text, env, vars, require_env=require_env, vars_for=vars_for)
 

@@ -14,12 +14,14 @@ anything, and a server that echoes a request back cannot make wfsync print a sec
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # logging itself is imported by --debug only (every command imports this)
+    import logging
 
 __all__ = [
     "MASK",
@@ -110,11 +112,11 @@ class RedactingStream:
         return getattr(self._stream, name)
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks every registered secret in each record."""
+class RedactingFilter:
+    """A logging filter that masks every registered secret in each record (logging takes
+    any object with a ``filter`` method)."""
 
     def __init__(self, secrets: Secrets = SECRETS) -> None:
-        super().__init__()
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -25,7 +25,7 @@ def reports_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlite3
+        import sys
 
         try:
             return command(*args, **kwargs)
@@ -34,8 +34,13 @@ def reports_errors(command: F) -> F:
         except OSError as exc:  # a folder that cannot be written, a disk that is full…
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
-        except sqlite3.Error as exc:  # the emulator's or the sandbox's database
-            raise click.ClickException(f"the emulator's database: {exc}") from exc
+        except Exception as exc:
+            # The emulator's or the sandbox's database. Only a command that imported
+            # sqlite3 can raise its errors: the others (validate) need not import it.
+            sqlite3 = sys.modules.get("sqlite3")
+            if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+                raise click.ClickException(f"the emulator's database: {exc}") from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -61,20 +66,29 @@ SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", r
 def register_secrets(paths: Any) -> None:
     """Register the value of every ``${NAME}`` the definition files under ``paths`` use,
     shown as ``${NAME}``: read from the files themselves, so that even a file that does not
-    load (validate's messages) never shows one."""
-    import os
-
+    load (validate's messages) never shows one. (A command that loads the definitions can
+    have the loader collect the names instead: ``load_definitions(references=)``.)"""
     from wfsync.definitions import find_files, secret_references
-    from wfsync.redact import SECRETS
 
     files, _ = find_files(paths)
+    names: set[str] = set()
     for path in files:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue  # the loader reports it
-        for name in secret_references(text):
-            SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
+        names |= secret_references(text)
+    register_references(names)
+
+
+def register_references(names: Iterable[str]) -> None:
+    """Register the value of each environment variable in ``names``, shown as ``${NAME}``."""
+    import os
+
+    from wfsync.redact import SECRETS
+
+    for name in names:
+        SECRETS.add(os.environ.get(name, ""), f"${{{name}}}")
 
 
 def register_project_secrets(config_file: str | None) -> None:

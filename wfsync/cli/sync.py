@@ -13,7 +13,7 @@ from wfsync.cli.app import (
     count,
     github_escape,
     main,
-    register_secrets,
+    register_references,
     reports_errors,
     use_color,
     write_file,
@@ -92,25 +92,31 @@ def validate(
 
     settings = load_settings(config_file)
     cache = user_cache()
-    register_secrets(paths or settings.paths)
+    # The secrets to mask: every ${NAME} of every file read, found as the loader reads them
+    # (registered before anything is printed, below).
+    references: set[str] = set()
     # Checking is offline and cheap: with environments defined and no --env, check them all.
     environments = select_environments(settings, env_patterns or (["*"] if settings.environments else []))
     found: dict[tuple[str, str], Any] = {}
     problems_found: set[Any] = set()
-    for environment in environments:
-        try:
-            loaded = load_definitions(
-                paths or settings.paths,
-                vars=environment.vars,
-                require_env=require_env,
-                environment=environment.name,
-                include=environment.manages if environment.only else None,
-                cache=cache,
-            )
-        except DefinitionError as exc:
-            problems_found.update(exc.problems)
-            continue
-        found.update(((d.location.file, d.title), d) for d in loaded)
+    try:
+        for environment in environments:
+            try:
+                loaded = load_definitions(
+                    paths or settings.paths,
+                    vars=environment.vars,
+                    require_env=require_env,
+                    environment=environment.name,
+                    include=environment.manages if environment.only else None,
+                    cache=cache,
+                    references=references,
+                )
+            except DefinitionError as exc:
+                problems_found.update(exc.problems)
+                continue
+            found.update(((d.location.file, d.title), d) for d in loaded)
+    finally:  # before any message, an error's too, is printed
+        register_references(references)
     problems = sorted(problems_found)
     definitions = [] if problems else list(found.values())
     files = len({definition.location.file for definition in definitions})
