@@ -79,11 +79,15 @@ def test_chaos_apply_of_a_few_hundred_changes(project: Path, start_emulator: Any
         for n in range(0, 300, 3)
     ]
     write(definitions(300))
-    for _ in range(2):
+    # A create the server failed (12% 500s) is never sent again within a run: the run fails
+    # naming it and the next one makes it. Runs are unordered under load, so up to three.
+    outputs = []
+    for _ in range(3):
         result = CliRunner().invoke(main, ["apply", "--api-url", server.url, "--auto-approve", "--force"])
+        outputs.append(result.output)
         if result.exit_code == 0:
             break
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, "\n---\n".join(outputs)
     assert "300 updated" not in result.output and ", 0 failed" in result.output
     check_converged(
         server,
