@@ -44,6 +44,7 @@ __all__ = [
     "Definition",
     "DefinitionError",
     "Schedule",
+    "drain",
     "expand",
     "find_files",
     "load_definitions",
@@ -153,6 +154,11 @@ def load_definitions(
         cache=cache,
         references=references,
     )
+    return drain(steps)
+
+
+def drain(steps: Generator[Any, None, list[Definition]]) -> list[Definition]:
+    """What :func:`loading_steps` returns, read without pausing between files."""
     while True:
         try:
             next(steps)

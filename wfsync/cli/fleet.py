@@ -156,12 +156,9 @@ class Fleet:
     def definitions(self, member: Member) -> Any:
         """The definitions as ``member``'s account gets them (its vars; its only), read
         from the files themselves (apply: never from a cache)."""
-        steps = self.loading_steps(member, None)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return done.value
+        from wfsync.definitions import drain
+
+        return drain(self.loading_steps(member, None))
 
     def loading_steps(self, member: Member, cache: Any) -> Generator[Any, None, Any]:
         """:meth:`definitions` a file at a time (wfsync.definitions.loading_steps); ``cache``
