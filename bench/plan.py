@@ -9,7 +9,7 @@ on a fresh CI runner) unless --cache warm (a cache of read files in a temporary
 XDG_CACHE_HOME, filled by one run first). Run from the repository root:
 
     python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3]
-                         [--before DIR] [--cache warm]
+                         [--before DIR] [--cache warm] [--page-cap 25]
 
 Peak memory is measured in a fresh process per code; per workflow is the peak above that
 of a plan of ``--baseline`` workflows, so that start-up (imports, schemas) does not count.
@@ -41,6 +41,10 @@ from wfsync.emulator import DEV_KEY, Store
 WFSYNC_PATH: str | None = None
 
 
+# Issue 17 measures against a server that caps pages at 25 workflows (the API allows
+# 100): more pages, so per-page costs on both sides weigh as they would there.
+PAGE_CAP = 25
+
 REPOSITORY = str(Path(__file__).resolve().parent.parent)
 
 
@@ -55,12 +59,12 @@ def wfsync_env(env: dict[str, str]) -> dict[str, str]:
 
 BARE_LOOP = """
 import sys, time, httpx
-url, key, pages = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, key, pages, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 started = time.perf_counter()
 with httpx.Client(base_url=url, headers={"X-API-Key": key}) as client:
     count = 0
     for page in range(1, pages + 1):
-        count += len(client.get("/v1/workflows", params={"page": page, "limit": 100}).json()["data"])
+        count += len(client.get("/v1/workflows", params={"page": page, "limit": limit}).json()["data"])
 print(count, time.perf_counter() - started)
 """
 
@@ -81,8 +85,10 @@ def seed(db: str, workflows: int, files: int) -> None:
     store.close()
 
 
-def start_emulator(db: str, latency: str) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(db: str, latency: str, page_cap: int | None = None) -> tuple[subprocess.Popen[str], str]:
     args = [sys.executable, "-m", "wfsync", "emulator", "--port", "0", "--db", db]
+    if page_cap:
+        args += ["--dialect", f"page-cap={page_cap}"]
     if latency not in ("0", "0ms"):
         args += ["--fault", f"latency={latency}"]
     process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
@@ -122,21 +128,28 @@ def peak_rss(args: list[str], env: dict[str, str]) -> int:
 
 
 def measure(
-    workflows: int, latency: str, runs: int, files: int = 100, cache: str = "off"
+    workflows: int, latency: str, runs: int, files: int = 100, cache: str = "off", page_cap: int = PAGE_CAP
 ) -> dict[str, float]:
     """requests, plan and bare-loop median seconds, and plan's peak memory, for one size."""
-    row = measure_codes(workflows, latency, runs, files, [WFSYNC_PATH], cache)
+    row = measure_codes(workflows, latency, runs, files, [WFSYNC_PATH], cache, page_cap)
     return {**row, "plan": row["plan"][WFSYNC_PATH], "peak_mib": row["peak_mib"][WFSYNC_PATH]}
 
 
 def measure_codes(
-    workflows: int, latency: str, runs: int, files: int, codes: list[str | None], cache: str = "off"
+    workflows: int,
+    latency: str,
+    runs: int,
+    files: int,
+    codes: list[str | None],
+    cache: str = "off",
+    page_cap: int = PAGE_CAP,
 ) -> dict[str, Any]:
     """As :func:`measure` for each of several wfsync codes (None: this tree), against one
     seeded server: ``plan`` and ``peak_mib`` are keyed by code. ``cache``: ``off`` or
-    ``warm`` (each code its own cache folder, filled by one run first)."""
+    ``warm`` (each code its own cache folder, filled by one run first). ``page_cap``: the
+    most workflows the server puts on a page (the API's own maximum is 100)."""
     global WFSYNC_PATH
-    pages = -(-workflows // 100)
+    pages = -(-workflows // page_cap)
     with tempfile.TemporaryDirectory() as name:
         cached = {code: cache_env(cache, str(Path(name) / f"cache-{n}")) for n, code in enumerate(codes)}
         folder = Path(name) / "workflows"
@@ -150,7 +163,7 @@ def measure_codes(
             path.write_text(text, encoding="utf-8")
         db = str(Path(name) / "live.db")
         seed(db, workflows, files)
-        process, url = start_emulator(db, latency)
+        process, url = start_emulator(db, latency, page_cap)
         mine = WFSYNC_PATH
         try:
             command = [
@@ -183,7 +196,7 @@ def measure_codes(
                     plan_times[code].append(elapsed)
                     requests.add(len(re.findall(r"wfsync\.(?:api|transport) DEBUG \w+ /\S* -> \d+", err)))
                 elapsed, out, _ = run_measured(
-                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages)], dict(os.environ)
+                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages), str(page_cap)], dict(os.environ)
                 )
                 bare_times.append(elapsed)
                 assert int(out.split()[0]) == workflows
@@ -218,6 +231,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--latency", action="append", default=None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--page-cap", type=int, default=PAGE_CAP, help=f"workflows per page the server allows (default {PAGE_CAP})"
+    )
     parser.add_argument("--cache", choices=["off", "warm"], default="off", help="the cache of read files")
     parser.add_argument(
         "--baseline",
@@ -234,9 +250,9 @@ def main() -> None:
     codes: list[str | None] = [WFSYNC_PATH, *([os.path.abspath(args.before)] if args.before else [])]
     names = {code: "this tree" if code == WFSYNC_PATH else f"before ({code})" for code in codes}
     print(f"wfsync plan, {args.workflows:,} workflows live and defined, no changes, cache {args.cache}")
-    start_up = measure_codes(args.baseline, "0", 1, args.files, codes, args.cache)["peak_mib"]
+    start_up = measure_codes(args.baseline, "0", 1, args.files, codes, args.cache, args.page_cap)["peak_mib"]
     for latency in args.latency or ["0", "20ms"]:
-        row = measure_codes(args.workflows, latency, args.runs, args.files, codes, args.cache)
+        row = measure_codes(args.workflows, latency, args.runs, args.files, codes, args.cache, args.page_cap)
         for code in codes:
             peak = row["peak_mib"][code]
             per_workflow = (peak - start_up[code]) * 1024 / (args.workflows - args.baseline)

@@ -853,6 +853,13 @@ def test_two_workflows_with_one_id_are_an_error_naming_it() -> None:
         run(call(scripted(answer), lambda api: api.list_workflows()))
 
 
+def test_a_live_body_whose_title_is_not_known_is_added_for_a_definition_read_later() -> None:
+    known: dict[str, Any] = {"w1": {"title": "w1"}}
+    one, two = run(call(scripted(page([wf(1), wf(2)])), lambda api: api.list_workflows(known)))
+    assert one.body is known["w1"]
+    assert known["w2"] is two.body == {"title": "w2"}
+
+
 def test_the_same_workflow_seen_twice_counts_once() -> None:
     # Pages shifting under a concurrent create show one record on two pages.
     answer = page([wf(1), wf(2), wf(1)])
@@ -893,6 +900,39 @@ def test_a_huge_stated_total_is_trusted_only_as_far_as_pages_deliver() -> None:
     assert len(run(call(transport, lambda api: api.list_workflows()))) == 499
     # 1, then 2, then 4 at once (as many as received): 3 pages past the end, not 10^10.
     assert sorted(seen) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_slow_page_does_not_hold_back_the_pages_after_it() -> None:
+    """The window slides: with pages 1-3 in hand, pages 5 and 6 are asked for while 4 is
+    still on its way (a batch would wait for its slowest page, idling both sides)."""
+    asked: list[int] = []
+    later_asked = asyncio.Event()
+    answered_4: list[int] = []  # how many pages were asked for when page 4 was answered
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        asked.append(number)
+        if number >= 5:
+            later_asked.set()
+        if number == 4:
+            await asyncio.wait_for(later_asked.wait(), 10)  # a batch never asks for 5: timeout
+            answered_4.append(len(asked))
+        items = [wf(number * 1000 + n) for n in range(100)]
+        return httpx.Response(200, json={"data": items, "pagination": {"total": 800}})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert [w.id for w in workflows] == [f"id{p * 1000 + n}" for p in range(1, 9) for n in range(100)]
+    assert answered_4 and answered_4[0] >= 5
+    assert sorted(asked) == list(range(1, 9))  # the total is reached: no page past it
+
+
+def test_a_listing_of_exactly_the_most_pages_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wfsync.api
+
+    monkeypatch.setattr(wfsync.api, "MAX_PAGES", 20)
+    seen: list[int] = []
+    workflows = run(call(numbered_pages(100, total=2000, seen=seen), lambda api: api.list_workflows()))
+    assert len(workflows) == 2000 and sorted(seen) == list(range(1, 21))
 
 
 def test_a_listing_that_never_ends_is_an_error_not_a_cut(monkeypatch: pytest.MonkeyPatch) -> None:

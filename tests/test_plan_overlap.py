@@ -119,3 +119,28 @@ def test_loading_yields_each_files_definitions_as_it_is_read(tmp_path: Any) -> N
     (tmp_path / "b.yaml").write_text("workflows:\n  - title: B\n  - title: C\n", encoding="utf-8")
     steps = loading_steps([str(tmp_path)])
     assert [[d.title for d in loaded] for loaded in steps] == [["A"], ["B", "C"]]
+
+
+def test_a_definition_read_after_its_live_body_holds_that_body(tmp_path: Any) -> None:
+    """The listing may come first: a definition equal to a live body already held is that
+    body (the plan holds both), its values those held once across definitions."""
+    from wfsync.definitions import drain, loading_steps
+
+    (tmp_path / "w.yaml").write_text(
+        "workflows:\n"
+        "  - title: A\n    endCall:\n      phrases: [bye, ciao]\n"
+        "  - title: B\n    endCall:\n      phrases: [bye, ciao]\n"
+        "  - title: C\n    callbackUrl: https://crm.example.com/c\n",
+        encoding="utf-8",
+    )
+    live = {
+        "A": {"title": "A", "endCall": {"phrases": ["bye", "ciao"]}},
+        "B": {"title": "B", "endCall": {"phrases": ["bye", "ciao"]}},  # a list of its own, as decoded
+        "C": {"title": "C", "callbackUrl": "https://crm.example.com/other"},  # differs
+    }
+    held = {title: body for title, body in live.items()}
+    a, b, c = drain(loading_steps([str(tmp_path)], bodies=held))
+    assert a.body is live["A"] and b.body is live["B"]
+    assert a.body["endCall"] is b.body["endCall"]  # equal values held once, as without a listing
+    assert c.body is not live["C"] and c.body == {"title": "C", "callbackUrl": "https://crm.example.com/c"}
+    assert live["C"] == {"title": "C", "callbackUrl": "https://crm.example.com/other"}  # untouched

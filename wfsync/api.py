@@ -20,7 +20,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -67,7 +67,7 @@ class WorkflowsApi(Protocol):
     """What planning and applying need from the API (the client, or a test's fake)."""
 
     async def list_workflows(
-        self, known: Mapping[str, Mapping[str, Any]] | None = None
+        self, known: MutableMapping[str, Mapping[str, Any]] | None = None
     ) -> list[LiveWorkflow]: ...
 
     async def list_jobs(self, workflow_id: str) -> list[Job]: ...
@@ -250,31 +250,51 @@ class ApiClient:
         if limit is None:
             return list(first)
         pages, sizes = [first], [len(first)]
-        while more := paging.next_pages(sizes, total=total, window=PAGE_CONCURRENCY):
-            more = min(more, MAX_PAGES - len(pages))
-            if not more or self._clock() > deadline:
-                raise ProtocolError(
-                    "GET",
-                    path,
-                    200,
-                    [f"the listing had not ended after {len(pages):,} pages"],
-                    hint=f"at most {MAX_PAGES:,} pages or {LISTING_DEADLINE:g} s are read",
-                )
-            start = len(pages) + 1
-            batch = await asyncio.gather(*(fetch(page, limit) for page in range(start, start + more)))
-            for items, _ in batch:
-                if items == pages[-1]:  # the same page again: the server ignores ``page``
-                    return [item for items in pages for item in items]
-                pages.append(items)
-                sizes.append(len(items))
-                if not paging.next_pages(sizes, total=total, window=1):
-                    break  # pages fetched beyond the end in this batch are not part of it
+        # A window that slides: a page is asked for as soon as one arrives and the rule
+        # allows one more, never waiting for a whole batch (a batch's slowest page would
+        # idle both sides). Answers are taken in page order, since the stop rule reads them so.
+        flying: dict[int, asyncio.Task[tuple[list[T], int | None]]] = {}
+        arrived: dict[int, list[T]] = {}
+        try:
+            while True:
+                wanted = paging.next_pages(sizes, total=total, window=PAGE_CONCURRENCY)
+                if not wanted and not flying:
+                    break
+                asked = len(pages) + len(arrived) + len(flying)
+                last = min(len(pages) + wanted, MAX_PAGES)  # the last page that may be asked for
+                if wanted and ((last <= asked and not flying) or self._clock() > deadline):
+                    raise ProtocolError(
+                        "GET",
+                        path,
+                        200,
+                        [f"the listing had not ended after {len(pages):,} pages"],
+                        hint=f"at most {MAX_PAGES:,} pages or {LISTING_DEADLINE:g} s are read",
+                    )
+                for number in range(asked + 1, last + 1):
+                    flying[number] = asyncio.ensure_future(fetch(number, limit))
+                done, _ = await asyncio.wait(flying.values(), return_when=asyncio.FIRST_COMPLETED)
+                for number in [number for number, task in flying.items() if task in done]:
+                    arrived[number] = flying.pop(number).result()[0]
+                while len(pages) + 1 in arrived:
+                    items = arrived.pop(len(pages) + 1)
+                    if items == pages[-1]:  # the same page again: the server ignores ``page``
+                        return [item for items in pages for item in items]
+                    pages.append(items)
+                    sizes.append(len(items))
+                    if not paging.next_pages(sizes, total=total, window=1):
+                        # Pages asked for beyond the end are not part of it.
+                        return [item for items in pages for item in items]
+        finally:
+            for task in flying.values():
+                task.cancel()
+            if flying:
+                await asyncio.wait(flying.values())
         return [item for items in pages for item in items]
 
     # -- workflows ---------------------------------------------------------------------------
 
     async def list_workflows(
-        self, known: Mapping[str, Mapping[str, Any]] | None = None
+        self, known: MutableMapping[str, Mapping[str, Any]] | None = None
     ) -> list[LiveWorkflow]:
         """Every live workflow, through every page.
 
@@ -282,13 +302,18 @@ class ApiClient:
         two different workflows with one id are an error naming it, never one hidden.
         ``known`` holds bodies by title (the definitions'): a live body equal to one is kept
         as that object, as its page arrives (:func:`wfsync.shapes.share`), so that a plan
-        does not hold each value twice.
+        does not hold each value twice. A live body whose title it lacks is added to it, for
+        a definition read later to hold (wfsync.definitions.loading_steps).
         """
         path = "/v1/workflows"
 
         def read(raw: Any) -> LiveWorkflow:
             workflow = self._read("GET", path, shapes.workflow_from, raw)
-            return shapes.share(workflow, known) if known else workflow
+            if known is None:
+                return workflow
+            workflow = shapes.share(workflow, known)
+            known.setdefault(workflow.title, workflow.body)
+            return workflow
 
         seen: dict[str, LiveWorkflow] = {}
         for workflow in await self._pages(path, "workflows", read):

@@ -177,10 +177,13 @@ def loading_steps(
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
     references: set[str] | None = None,
+    bodies: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Generator[list[Definition], None, list[Definition]]:
     """:func:`load_definitions` one file at a time: yields each file's definitions (not yet
     cross-checked), returns (or raises) as it does. An event loop can answer its sockets
-    between files (``plan`` reads the listing meanwhile)."""
+    between files (``plan`` reads the listing meanwhile). ``bodies``: bodies already held,
+    by title (the live ones a listing brought meanwhile): a definition whose body equals
+    one holds that object, so that the two are held once whichever came first."""
     # A copy: os.environ encodes and decodes each name on every look-up.
     env = dict(os.environ) if env is None else env
     options = _Options(
@@ -189,6 +192,7 @@ def loading_steps(
         f" for environment {environment!r}" if environment else "",
         include,
         cache,
+        bodies,
     )
     files, problems = find_files(paths)
     definitions: list[Definition] = []
@@ -225,6 +229,7 @@ class _Options:
     vars_for: str = ""  # " for environment 'acme'", in messages
     include: Callable[[str], bool] | None = None
     cache: ParseCache | None = None  # files read before (never for apply)
+    bodies: Mapping[str, Mapping[str, Any]] | None = None  # equal bodies held already, by title
     # Values already built in this load: body values by field and repr (see _held_once),
     # paths within an entry by ("path", path).
     held: dict[Any, Any] = field(default_factory=dict, compare=False)
@@ -324,7 +329,7 @@ def _parse_document(
         ):
             unmanaged.add(index)
         entry_secrets = secrets_by_entry.get(index, {})
-        definition, entry_problems = _definition(document, index, entry, entry_secrets, broken, options.held)
+        definition, entry_problems = _definition(document, index, entry, entry_secrets, broken, options)
         problems.extend(entry_problems)
         definitions.append(definition)
     problems.extend(
@@ -371,7 +376,7 @@ def _definition(
     entry: dict[str, Any],
     secrets: dict[PathKey, str],
     broken: _Broken,
-    held: dict[Any, Any],
+    options: _Options,
 ) -> tuple[Definition, list[Problem]]:
     """The definition of one entry; parts in ``broken`` (already reported) are left out.
     ``secrets`` holds the entry's values from the environment, by path within the entry."""
@@ -415,9 +420,16 @@ def _definition(
         {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
     )
     lifecycle = entry.get("lifecycle")
+    body = _held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, options.held)
+    if options.bodies:
+        same = options.bodies.get(entry["title"])
+        if same is not None and same == body and type(same) is dict:
+            # One body for the two, holding the values held once (equal: none can tell).
+            same.update(body)
+            body = same
     definition = Definition(
         title=entry["title"],
-        body=_held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, held),
+        body=body,
         location=document.where((*base, "title")),
         schedules=tuple(schedules) if schedules is not None else None,
         # The schema passed the lifecycle unless it is broken: a list of titles.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,11 +19,13 @@ from wfsync.errors import ConfigError, WfsyncError
 
 __all__ = ["Fleet", "Loading", "Member"]
 
-# Turns of the event loop between two files. One: the reading must keep ahead of the
-# listing, whose pages share the definitions' bodies only once those are read. With 10 the
-# listing outran it on loopback and plan held 2.34 KiB per workflow at its peak, not 1.25
-# (bench/plan.py, 10,000 workflows, 0 ms); pages in flight still move at every turn.
-TURNS = 1
+# Turns of the event loop between two files. A page takes a few (its bytes, the request's
+# task, the listing's wait), and with one a page moved a step per file read: on loopback the
+# listing of 10,000 workflows ended well after the reading (plan 2.4 s, now 1.4 s, on
+# bench/plan.py's 400 pages). Which side is first does not matter to memory: whichever comes
+# second holds the first's body when the two are equal. More turns than 4 let the whole
+# listing arrive first, its values not yet held once: 47-49 MiB at the peak, not 45.
+TURNS = 4
 
 
 @dataclass
@@ -68,12 +70,12 @@ class Loading:
         self._cache = user_cache()  # a plan only reads: files read before may answer
         self._loaded: dict[str | None, Any] = {}  # by environment: definitions or the error
 
-    def _steps(self, member: Member) -> Generator[Any, None, None]:
+    def _steps(self, member: Member, known: dict[str, Any] | None = None) -> Generator[Any, None, None]:
         """Read ``member``'s definitions a file at a time, keeping them or its error."""
         if member.name in self._loaded:
             return
         try:
-            self._loaded[member.name] = yield from self._fleet.loading_steps(member, self._cache)
+            self._loaded[member.name] = yield from self._fleet.loading_steps(member, self._cache, known)
         except WfsyncError as exc:
             self._loaded[member.name] = exc
 
@@ -88,9 +90,10 @@ class Loading:
     async def of(self, member: Member, known: dict[str, Any] | None = None) -> Any:
         """``member``'s definitions, read between the loop's turns; raises its error.
 
-        ``known`` gets each body by title as its file is read: the listing, on its way
-        meanwhile, holds an equal live body as that object (wfsync.sync.plan_against)."""
-        for loaded in self._steps(member):
+        ``known`` gets each body by title as its file is read, and the listing, on its way
+        meanwhile, each live body whose title it lacks: whichever comes second holds the
+        first's object when the two are equal (wfsync.sync.plan_against)."""
+        for loaded in self._steps(member, known):
             if known is not None:
                 known.update((definition.title, definition.body) for definition in loaded)
             for _ in range(TURNS):
@@ -160,9 +163,12 @@ class Fleet:
 
         return drain(self.loading_steps(member, None))
 
-    def loading_steps(self, member: Member, cache: Any) -> Generator[Any, None, Any]:
+    def loading_steps(
+        self, member: Member, cache: Any, bodies: Mapping[str, Any] | None = None
+    ) -> Generator[Any, None, Any]:
         """:meth:`definitions` a file at a time (wfsync.definitions.loading_steps); ``cache``
-        (wfsync.parsecache) only for a command that writes nothing."""
+        (wfsync.parsecache) only for a command that writes nothing; ``bodies``: live bodies
+        by title, held as they are by an equal definition."""
         from wfsync.definitions import loading_steps
 
         paths = self.paths or self.settings.paths
@@ -173,6 +179,7 @@ class Fleet:
             environment=env.name,
             include=env.manages if env.only else None,
             cache=cache,
+            bodies=bodies,
         )
 
     @property
