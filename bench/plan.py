@@ -196,7 +196,8 @@ def measure_codes(
                     plan_times[code].append(elapsed)
                     requests.add(len(re.findall(r"wfsync\.(?:api|transport) DEBUG \w+ /\S* -> \d+", err)))
                 elapsed, out, _ = run_measured(
-                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages), str(page_cap)], dict(os.environ)
+                    [sys.executable, "-c", BARE_LOOP, url, DEV_KEY, str(pages), str(page_cap)],
+                    dict(os.environ),
                 )
                 bare_times.append(elapsed)
                 assert int(out.split()[0]) == workflows
@@ -232,7 +233,10 @@ def main() -> None:
     parser.add_argument("--latency", action="append", default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--page-cap", type=int, default=PAGE_CAP, help=f"workflows per page the server allows (default {PAGE_CAP})"
+        "--page-cap",
+        type=int,
+        default=PAGE_CAP,
+        help=f"workflows per page the server allows (default {PAGE_CAP})",
     )
     parser.add_argument("--cache", choices=["off", "warm"], default="off", help="the cache of read files")
     parser.add_argument(
