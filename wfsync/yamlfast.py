@@ -93,10 +93,13 @@ class _Reader:
                 self.dollars.append(path)
             return self._shared(text)
         if first != "[":
-            try:
-                value = self.scalar(written)
-            except ValueError:
-                raise _Unusual from None
+            if self.resolved is not None and first not in self.resolved:
+                value = written  # a plain scalar that can only be its text (see read())
+            else:
+                try:
+                    value = self.scalar(written)
+                except ValueError:
+                    raise _Unusual from None
             if "$" in written and type(value) is str:
                 self.dollars.append(path)
             return self._shared(value)
