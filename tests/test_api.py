@@ -855,9 +855,14 @@ def test_two_workflows_with_one_id_are_an_error_naming_it() -> None:
 
 def test_a_live_body_whose_title_is_not_known_is_added_for_a_definition_read_later() -> None:
     known: dict[str, Any] = {"w1": {"title": "w1"}}
-    one, two = run(call(scripted(page([wf(1), wf(2)])), lambda api: api.list_workflows(known)))
+    phrases = {"endCall": {"phrases": ["bye", "ciao"]}}
+    listing = page([wf(1), wf(2, **phrases), wf(3, **phrases)])
+    one, two, three = run(call(scripted(listing), lambda api: api.list_workflows(known)))
     assert one.body is known["w1"]
-    assert known["w2"] is two.body == {"title": "w2"}
+    assert known["w2"] is two.body == {"title": "w2", **phrases}
+    assert known["w3"] is three.body == {"title": "w3", **phrases}
+    # Before their definitions are read, neighbours hold their equal values once.
+    assert three.body["endCall"] is two.body["endCall"]
 
 
 def test_the_same_workflow_seen_twice_counts_once() -> None:

@@ -303,16 +303,19 @@ class ApiClient:
         ``known`` holds bodies by title (the definitions'): a live body equal to one is kept
         as that object, as its page arrives (:func:`wfsync.shapes.share`), so that a plan
         does not hold each value twice. A live body whose title it lacks is added to it, for
-        a definition read later to hold (wfsync.definitions.loading_steps).
+        a definition read later to hold (wfsync.definitions.loading_steps), its fields equal
+        to the body before it held as that one's meanwhile.
         """
         path = "/v1/workflows"
+        before: list[Mapping[str, Any]] = []
 
         def read(raw: Any) -> LiveWorkflow:
             workflow = self._read("GET", path, shapes.workflow_from, raw)
             if known is None:
                 return workflow
-            workflow = shapes.share(workflow, known)
+            workflow = shapes.share(workflow, known, before[0] if before else None)
             known.setdefault(workflow.title, workflow.body)
+            before[:] = [workflow.body]
             return workflow
 
         seen: dict[str, LiveWorkflow] = {}

@@ -153,16 +153,22 @@ def workflow_from(raw: Any) -> LiveWorkflow:
     return LiveWorkflow(found, raw["title"], body.project(raw))
 
 
-def share(workflow: LiveWorkflow, known: Mapping[str, Mapping[str, Any]]) -> LiveWorkflow:
+def share(
+    workflow: LiveWorkflow,
+    known: Mapping[str, Mapping[str, Any]],
+    neighbour: Mapping[str, Any] | None = None,
+) -> LiveWorkflow:
     """``workflow``, holding the body ``known`` has under its title when the two are equal,
-    else each of its fields that equals that body's as that body's value.
+    else each of its fields that equals that body's as that body's value. A title ``known``
+    lacks shares the fields equal to ``neighbour``'s (the body read just before it:
+    neighbours repeat their phrases, callbacks and the like).
 
     A plan holds every definition and every live workflow at once, and most live bodies
     (or most of their fields) equal their definitions' (``known``, by title): each such
     value is then held once, not twice. Only equal values are shared, so nothing that
     reads the workflow can tell.
     """
-    same = known.get(workflow.title)
+    same = known.get(workflow.title, neighbour)
     if same is None or same is workflow.body:
         return workflow
     title = same.get("title")
