@@ -29,12 +29,12 @@ import os
 import select
 import socket
 import ssl
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
-from urllib.request import getproxies
 
 try:
     import httptools
@@ -98,8 +98,20 @@ def suits(url: str) -> bool:
     parts = urlsplit(url)
     if httptools is None or parts.username is not None or parts.password is not None:
         return False
-    proxies = getproxies()
+    proxies = _proxies()
     return not (proxies.get(parts.scheme) or proxies.get("all"))
+
+
+def _proxies() -> dict[str, str]:
+    """The proxies urllib (and so httpx) finds. On Linux only ``*_proxy`` variables can
+    name one: without any, urllib.request (and with it http.client and email, a tenth of
+    a plan's start-up) is not imported."""
+    if sys.platform == "linux" and not any(name.lower().endswith("_proxy") for name in os.environ):
+        return {}
+    from urllib.request import getproxies
+
+    found: dict[str, str] = getproxies()
+    return found
 
 
 @dataclass(frozen=True)
