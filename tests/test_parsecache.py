@@ -156,6 +156,47 @@ def test_entries_are_for_one_reader_and_one_content(folders: tuple[Path, Path]) 
     assert ParseCache(folder, b"k" * 32, b"fingerprint").get("w.yaml", PLAIN_VALID + b"#\n") is None
 
 
+def test_entries_unused_for_a_month_are_pruned_and_those_in_use_kept(folders: tuple[Path, Path]) -> None:
+    """The cache does not grow for good: every edit of a file, every new wfsync makes new
+    entries, and the old ones are removed once unused for MAX_AGE."""
+    defs, folder = folders
+    old = ParseCache(folder, b"k" * 32, b"an older wfsync")
+    load(defs, {"HOOK": "x"}, old)
+    cache = ParseCache(folder, b"k" * 32, b"fingerprint")
+    load(defs, {"HOOK": "x"}, cache)
+    old_entries = {old._name(PLAIN_VALID), old._name(VALID)} & set(os.listdir(folder))
+    entries = {cache._name(PLAIN_VALID), cache._name(VALID)} & set(os.listdir(folder))
+    assert old_entries and entries
+    (folder / "key").write_bytes(b"k" * 32)
+    dead_writer = folder / f".{cache._name(b'x')}.4242.1"  # left by a writer that died
+    dead_writer.write_bytes(b"half")
+    month = parsecache.MAX_AGE + parsecache.DAY
+    for name in [*old_entries, *entries, "key", dead_writer.name]:
+        os.utime(folder / name, (0, os.stat(folder / name).st_mtime - month))
+    now = os.stat(folder / "key").st_mtime + month
+    load(defs, {"HOOK": "x"}, cache)  # the entries of this wfsync are in use: refreshed
+    assert cache.prune(now=now) == len(old_entries) + 1
+    assert set(os.listdir(folder)) == {*entries, "key", ".pruned"}
+    # At most once a day: an entry left unused meanwhile waits for the next day.
+    for name in entries:
+        os.utime(folder / name, (0, 0))
+    assert cache.prune(now=now + 3600) == 0 and entries <= set(os.listdir(folder))
+    assert cache.prune(now=now + parsecache.DAY + 1) == len(entries)
+    assert cache.get("w.yaml", PLAIN_VALID) is None  # and is simply read again
+
+
+def test_the_users_cache_is_pruned_when_made(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    cache = user_cache(env)
+    assert cache is not None
+    stale = cache.folder / ("0" * 64)
+    stale.write_bytes(b"an entry of long ago")
+    os.utime(stale, (0, 0))
+    assert user_cache(env) is not None and stale.exists()  # pruned within the day already
+    os.utime(cache.folder / ".pruned", (0, 0))
+    assert user_cache(env) is not None and not stale.exists()
+
+
 def test_a_file_with_a_problem_is_read_again_for_its_places(folders: tuple[Path, Path]) -> None:
     defs, folder = folders
     cache = ParseCache(folder, b"k" * 32, b"fingerprint")

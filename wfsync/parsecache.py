@@ -19,6 +19,10 @@ A cache is input too, so it is trusted only as far as it can be:
   decode, is ignored, never an error and never trusted;
 - ``apply`` never reads it: what is applied is always read from the files themselves.
 
+It does not grow for good: an entry unused for MAX_AGE (each use refreshes it, at most
+once a day) is removed, looked for at most once a day (``.pruned`` says when), and so are
+temporary files a writer that died left behind.
+
 ``WFSYNC_CACHE=off`` turns it off.
 """
 
@@ -33,6 +37,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +49,9 @@ __all__ = ["Entry", "Kept", "ParseCache", "user_cache"]
 
 _KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
+DAY = 86_400.0
+MAX_AGE = 30 * DAY  # an entry unused this long is removed
+_PRUNED = ".pruned"  # its time says when entries were last looked over
 
 
 def _kept_mark(path: tuple[Any, ...]) -> bool:
@@ -72,8 +80,12 @@ class ParseCache:
         try:
             with open(self.folder / name, "rb") as handle:
                 entry = handle.read()
+                unused = time.time() - os.fstat(handle.fileno()).st_mtime
         except OSError:
             return None
+        if unused > DAY:  # in use: not pruned (its time refreshed once a day at most)
+            with contextlib.suppress(OSError):
+                os.utime(self.folder / name)
         payload = entry[_MAC_BYTES:]
         if len(entry) < _MAC_BYTES or not hmac.compare_digest(entry[:_MAC_BYTES], self._seal(name, payload)):
             return None
@@ -104,6 +116,36 @@ class ParseCache:
         except (TypeError, ValueError):  # a value JSON does not hold: not kept
             return None
         return Entry(self, data, f'{{"value":{value},"marks":{json.dumps(marks)},"dollars":{dollars},')
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove the entries unused for MAX_AGE, and temporary files over a day old, if
+        not done in the last day; how many were removed. Best effort, never an error."""
+        now = time.time() if now is None else now
+        marker = self.folder / _PRUNED
+        try:
+            if now - marker.stat().st_mtime < DAY:
+                return 0
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return 0
+        removed = 0
+        with contextlib.suppress(OSError):
+            marker.touch(mode=0o600)
+            os.utime(marker, (now, now))
+            with os.scandir(self.folder) as found:
+                for item in found:
+                    if _is_entry(item.name):
+                        limit = MAX_AGE
+                    elif item.name.startswith(".") and _is_entry(item.name[1:].split(".")[0]):
+                        limit = DAY  # a temporary file (see _put)
+                    else:
+                        continue  # the key, the marker: never
+                    with contextlib.suppress(OSError):
+                        if now - item.stat(follow_symlinks=False).st_mtime > limit:
+                            os.unlink(item.path)
+                            removed += 1
+        return removed
 
     def _put(self, data: bytes, payload: bytes) -> None:
         name = self._name(data)
@@ -138,6 +180,11 @@ class Entry:
     def keep(self, *, checked: bool) -> None:
         """Write the entry; best effort."""
         self.cache._put(self.data, f'{self.start}"checked":{json.dumps(checked)}}}'.encode())
+
+
+def _is_entry(name: str) -> bool:
+    """An entry's name: the 64 hex digits of a SHA-256."""
+    return len(name) == 64 and all(character in "0123456789abcdef" for character in name)
 
 
 def _exact_places(file: str, data: bytes) -> tuple[dict[Any, Any], dict[Any, Any]]:
@@ -233,6 +280,8 @@ def user_cache(environ: Any = None) -> ParseCache | None:
         key = _user_key(folder)
         if key is None:
             return None
-        return ParseCache(folder, key, _fingerprint())
+        cache = ParseCache(folder, key, _fingerprint())
+        cache.prune()
+        return cache
     except OSError:
         return None
