@@ -82,3 +82,14 @@ def test_the_depth_read_from_the_text_is_the_depth_of_the_values(
             loads(data, max_depth=max_depth)
     else:
         assert loads(data, max_depth=max_depth) == value
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_a_lone_surrogate_json_accepts_in_utf_16_or_32_is_read_too(encoding: str) -> None:
+    # json.loads decodes bytes with "surrogatepass": a lone surrogate (a server's broken
+    # emoji) is a value, not an error. The depth is read from the same text.
+    data = '[{"a": "\ud800"}]'.encode(encoding, "surrogatepass")
+    assert json.loads(data) == [{"a": "\ud800"}]
+    assert loads(data) == [{"a": "\ud800"}]
+    with pytest.raises(JsonDepthError):
+        loads(data, max_depth=1)
