@@ -55,7 +55,9 @@ def _deeper_than(document: str | bytes, max_depth: int) -> bool:
     if isinstance(document, str):
         document = document.encode("utf-8", "surrogatepass")
     elif json.detect_encoding(document) != "utf-8":  # UTF-16 or 32: rare, made UTF-8 first
-        document = document.decode(json.detect_encoding(document)).encode("utf-8", "surrogatepass")
+        # As json.loads decodes it: a lone surrogate is a value there, so here too.
+        encoding = json.detect_encoding(document)
+        document = document.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
     if b"\\" in document:
         document = _ESCAPE.sub(b"", document)
     skeleton = _STRING.sub(b"", document.translate(None, _NOT_STRUCTURE))
