@@ -1098,6 +1098,44 @@ def test_pages_fetched_past_a_short_page_are_not_part_of_the_listing() -> None:
     assert len(workflows) == 299
 
 
+def test_an_error_of_a_page_past_the_end_is_not_the_listings_even_when_it_comes_first() -> None:
+    """A total that overstates (workflows deleted meanwhile) has page 4 asked for beside
+    page 3; a server refusing a page past its last (404, as Django REST framework does)
+    answers 4 first. Page 3 is short: the listing ends there, whichever answer came first."""
+    page_4_answered = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        if number == 4:
+            page_4_answered.set()
+            return httpx.Response(404, json={"detail": "Invalid page."})
+        if number == 3:
+            await asyncio.wait_for(page_4_answered.wait(), 10)
+        items = [wf(number * 1000 + n) for n in range(50 if number == 3 else 100)]
+        return httpx.Response(200, json={"data": items, "pagination": {"total": 400}})
+
+    workflows = run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+    assert len(workflows) == 250
+
+
+def test_an_error_of_a_page_within_the_listing_is_its_error_after_pages_before_it() -> None:
+    # Page 4 fails while page 3, full, is still on its way: the error is the listing's.
+    page_4_answered = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        if number == 4:
+            page_4_answered.set()
+            return httpx.Response(200, json={"data": {"not": "a list"}})
+        if number == 3:
+            await asyncio.wait_for(page_4_answered.wait(), 10)
+        items = [wf(number * 1000 + n) for n in range(100)]
+        return httpx.Response(200, json={"data": items, "pagination": {"total": 800}})
+
+    with pytest.raises(ProtocolError, match=r"page=4&limit=100: 200 OK: expected a list, got dict$"):
+        run(call(httpx.MockTransport(handler), lambda api: api.list_workflows()))
+
+
 def test_a_redirect_is_no_success_and_is_not_followed() -> None:
     seen: list[httpx.Request] = []
     moved = httpx.Response(301, headers={"Location": "https://new.example.test/v1/workflows/w1"})
