@@ -254,7 +254,7 @@ class ApiClient:
         # allows one more, never waiting for a whole batch (a batch's slowest page would
         # idle both sides). Answers are taken in page order, since the stop rule reads them so.
         flying: dict[int, asyncio.Task[tuple[list[T], int | None]]] = {}
-        arrived: dict[int, list[T]] = {}
+        arrived: dict[int, asyncio.Task[tuple[list[T], int | None]]] = {}  # done, not yet taken
         try:
             while True:
                 wanted = paging.next_pages(sizes, total=total, window=PAGE_CONCURRENCY)
@@ -274,9 +274,11 @@ class ApiClient:
                     flying[number] = asyncio.ensure_future(fetch(number, limit))
                 done, _ = await asyncio.wait(flying.values(), return_when=asyncio.FIRST_COMPLETED)
                 for number in [number for number, task in flying.items() if task in done]:
-                    arrived[number] = flying.pop(number).result()[0]
+                    arrived[number] = flying.pop(number)
                 while len(pages) + 1 in arrived:
-                    items = arrived.pop(len(pages) + 1)
+                    # An error is taken in page order too: a page past the end is not the
+                    # listing's, its error neither (a 404 beyond the last page), come first or not.
+                    items = arrived.pop(len(pages) + 1).result()[0]
                     if items == pages[-1]:  # the same page again: the server ignores ``page``
                         return [item for items in pages for item in items]
                     pages.append(items)
@@ -285,8 +287,8 @@ class ApiClient:
                         # Pages asked for beyond the end are not part of it.
                         return [item for items in pages for item in items]
         finally:
-            for task in flying.values():
-                task.cancel()
+            for task in [*flying.values(), *arrived.values()]:
+                task.cancel()  # a done one too: its error, not the listing's, is not logged
             if flying:
                 await asyncio.wait(flying.values())
         return [item for items in pages for item in items]
