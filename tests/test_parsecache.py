@@ -304,3 +304,22 @@ def test_a_run_the_cache_answers_imports_no_reader_nor_logging_nor_sqlite(tmp_pa
     ]
     # The first run reads the file (PyYAML); the second is answered by the cache.
     assert [run.stderr.splitlines()[-1] for run in runs] == ["['yaml']", "[]"], runs
+
+
+def test_pruning_removes_no_symlink_and_writes_nothing_outside_its_folder(tmp_path: Path) -> None:
+    """The cache writes plain files only: a symlink in its folder, even one named as an
+    entry or as the marker, is someone else's. Pruning removes none, follows none."""
+    folder, outside = tmp_path / "cache", tmp_path / "outside"
+    folder.mkdir(mode=0o700)
+    outside.mkdir()
+    kept = outside / "kept"
+    kept.write_bytes(b"not the cache's")
+    os.utime(kept, (0, 0))
+    (folder / ".pruned").symlink_to(outside / "made")  # a marker that points away
+    (folder / ("a" * 64)).symlink_to(kept)  # named as an entry
+    (folder / f".{'b' * 64}.1.1").symlink_to(kept)  # named as a temporary file
+    for name in ("a" * 64, f".{'b' * 64}.1.1"):
+        os.utime(folder / name, (0, 0), follow_symlinks=False)
+    ParseCache(folder, b"k" * 32, b"fingerprint").prune(now=parsecache.MAX_AGE * 10)
+    assert sorted(os.listdir(outside)) == ["kept"] and os.stat(kept).st_mtime == 0
+    assert {"a" * 64, f".{'b' * 64}.1.1", ".pruned"} <= set(os.listdir(folder))
