@@ -131,8 +131,12 @@ class ParseCache:
             return 0
         removed = 0
         with contextlib.suppress(OSError):
-            marker.touch(mode=0o600)
-            os.utime(marker, (now, now))
+            # Not followed if a symlink: nothing outside the folder is made or touched.
+            descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                os.utime(descriptor, (now, now))
+            finally:
+                os.close(descriptor)
             with os.scandir(self.folder) as found:
                 for item in found:
                     if _is_entry(item.name):
@@ -142,6 +146,8 @@ class ParseCache:
                     else:
                         continue  # the key, the marker: never
                     with contextlib.suppress(OSError):
+                        if not item.is_file(follow_symlinks=False):
+                            continue  # a symlink, a folder: never made by the cache
                         if now - item.stat(follow_symlinks=False).st_mtime > limit:
                             os.unlink(item.path)
                             removed += 1
