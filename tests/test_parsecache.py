@@ -323,3 +323,16 @@ def test_pruning_removes_no_symlink_and_writes_nothing_outside_its_folder(tmp_pa
     ParseCache(folder, b"k" * 32, b"fingerprint").prune(now=parsecache.MAX_AGE * 10)
     assert sorted(os.listdir(outside)) == ["kept"] and os.stat(kept).st_mtime == 0
     assert {"a" * 64, f".{'b' * 64}.1.1", ".pruned"} <= set(os.listdir(folder))
+
+
+def test_a_marker_from_the_future_does_not_stop_pruning_for_good(tmp_path: Path) -> None:
+    # A clock once set years ahead stamped .pruned then: pruning must not wait for that year.
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    stale = folder / ("0" * 64)
+    stale.write_bytes(b"an entry of long ago")
+    os.utime(stale, (0, 0))
+    now = parsecache.MAX_AGE * 10
+    (folder / ".pruned").write_bytes(b"")
+    os.utime(folder / ".pruned", (now + 365 * parsecache.DAY,) * 2)
+    assert ParseCache(folder, b"k" * 32, b"fingerprint").prune(now=now) == 1 and not stale.exists()
