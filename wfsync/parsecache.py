@@ -123,7 +123,7 @@ class ParseCache:
         now = time.time() if now is None else now
         marker = self.folder / _PRUNED
         try:
-            if now - marker.stat().st_mtime < DAY:
+            if 0 <= now - marker.stat().st_mtime < DAY:  # one in the future: a clock once ahead
                 return 0
         except FileNotFoundError:
             pass
