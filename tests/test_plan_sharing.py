@@ -24,17 +24,17 @@ TOKEN = "tok-9f8e7d6c5b4a-distinctive"
 ENV = {"TOKEN": TOKEN}
 HOOK = f"https://hooks.example.com/{TOKEN}"
 
-DEFINITIONS = f"""\
+DEFINITIONS = """\
 workflows:
   - title: Same
-    callbackUrl: "https://hooks.example.com/${{TOKEN}}"
-    endCall: {{phrases: [bye, ciao]}}
+    callbackUrl: "https://hooks.example.com/${TOKEN}"
+    endCall: {phrases: [bye, ciao]}
   - title: Changed
-    callbackUrl: "https://hooks.example.com/${{TOKEN}}"
-    endCall: {{phrases: [bye, ciao, adieu]}}
+    callbackUrl: "https://hooks.example.com/${TOKEN}"
+    endCall: {phrases: [bye, ciao, adieu]}
   - title: Renamed
-    lifecycle: {{formerTitles: [Old name]}}
-    endCall: {{phrases: [bye, ciao]}}
+    lifecycle: {formerTitles: [Old name]}
+    endCall: {phrases: [bye, ciao]}
 """
 TWICE = "  - title: Twice\n    endCall: {phrases: [bye, ciao]}\n"
 
@@ -70,7 +70,8 @@ async def listing(known: dict[str, Any] | None) -> list[Any]:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": live_listing(), "pagination": {"total": 6}})
 
-    async with ApiClient.connect("https://api.example.test", "sk-k", transport=httpx.MockTransport(handler)) as api:
+    transport = httpx.MockTransport(handler)
+    async with ApiClient.connect("https://api.example.test", "sk-k", transport=transport) as api:
         return await api.list_workflows(known)
 
 
