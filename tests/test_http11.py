@@ -625,6 +625,31 @@ def test_a_proxy_in_the_environment_sends_through_httpx(
     assert run(scenario())
 
 
+@pytest.mark.parametrize(
+    ("variables", "direct"),
+    [
+        ({}, True),
+        ({"Https_Proxy": "http://proxy.example.test:3128"}, False),  # any case, as urllib reads them
+        ({"aLL_pROXY": "socks5://proxy.example.test:1080"}, False),
+        ({"no_proxy": "api.example.com"}, True),
+        ({"HTTPS_PROXY": ""}, True),  # empty: no proxy
+        ({"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://proxy.example.test:3128"}, True),  # CGI: ignored
+    ],
+)
+def test_the_proxies_found_are_those_httpx_finds(
+    variables: dict[str, str], direct: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.request import getproxies
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert http11._proxies() == getproxies()  # httpx reads urllib's getproxies()
+    assert http11.suits("https://api.example.com") is direct
+
+
 def test_credentials_in_the_url_send_through_httpx() -> None:
     assert not http11.suits("https://user:pass@api.example.com")
     assert http11.suits("https://api.example.com") or os.environ.get("HTTPS_PROXY")
