@@ -54,12 +54,22 @@ MAX_AGE = 30 * DAY  # an entry unused this long is removed
 _PRUNED = ".pruned"  # its time says when entries were last looked over
 
 
-def _kept_mark(path: tuple[Any, ...]) -> bool:
-    """The places every definition is built with (its location, its schedules'): kept, so
-    that a file with no problem is never read again for them."""
-    return (len(path) == 3 and path[0] == "workflows" and path[2] == "title") or (
-        len(path) == 4 and path[0] == "workflows" and path[2] == "schedules"
-    )
+def _kept_marks(document: Document) -> list[list[Any]]:
+    """``[*path, line, column]`` of the places every definition is built with (its title's,
+    its schedules'): kept, so that a file with no problem is never read again for them.
+    Looked up entry by entry, not by a walk over every place the file has."""
+    entries = document.value.get("workflows") if isinstance(document.value, dict) else None
+    if not isinstance(entries, list):
+        return []
+    marks, places = [], document.values
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        paths: list[tuple[Any, ...]] = [("workflows", index, "title")]
+        if isinstance(entry.get("schedules"), list):
+            paths += [("workflows", index, "schedules", n) for n in range(len(entry["schedules"]))]
+        marks += [[*path, *places[path]] for path in paths if path in places]
+    return marks
 
 
 class ParseCache:
@@ -107,9 +117,7 @@ class ParseCache:
             return None
         if document.dollars is None:  # the full reader's: found once, for the loader too
             document.dollars = list(_strings_with_a_dollar(document.value, ()))
-        marks = [
-            [*path, line, column] for path, (line, column) in document.values.items() if _kept_mark(path)
-        ]
+        marks = _kept_marks(document)
         try:
             value = json.dumps(document.value, separators=(",", ":"), allow_nan=True)
             dollars = json.dumps(document.dollars)
