@@ -5,11 +5,13 @@ request (a real API is not on loopback). For each latency it measures, in the sa
 the requests `wfsync plan` sends (counted from its --debug log), its wall time, and the
 wall time of a bare httpx loop fetching the same pages one after another, each the
 median of several runs in fresh processes. `wfsync plan` runs cold (WFSYNC_CACHE=off, as
-on a fresh CI runner) unless --cache warm (a cache of read files in a temporary
-XDG_CACHE_HOME, filled by one run first). Run from the repository root:
+on a fresh CI runner that keeps no cache) unless --cache empty (the cache on and emptied
+before each run: a fresh CI runner as wfsync runs there by default) or --cache warm (a
+cache of read files in a temporary XDG_CACHE_HOME, filled by one run first). Run from
+the repository root:
 
     python bench/plan.py [--workflows 10000] [--latency 0 --latency 20ms] [--runs 3]
-                         [--before DIR] [--cache warm] [--page-cap 25]
+                         [--before DIR] [--cache off|empty|warm] [--page-cap 25]
 
 Peak memory is measured in a fresh process per code; per workflow is the peak above that
 of a plan of ``--baseline`` workflows, so that start-up (imports, schemas) does not count.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +106,12 @@ def start_emulator(db: str, latency: str, page_cap: int | None = None) -> tuple[
     raise SystemExit("emulator did not answer")
 
 
+def emptied(cache: str, env: dict[str, str]) -> None:
+    """With the cache ``empty`` (a fresh CI runner: on, nothing in it), empty it now."""
+    if cache == "empty":
+        shutil.rmtree(env["XDG_CACHE_HOME"], ignore_errors=True)
+
+
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, str, str]:
     """(wall seconds, stdout, stderr) of one child process, which must succeed."""
     started = time.perf_counter()
@@ -145,8 +154,9 @@ def measure_codes(
     page_cap: int = PAGE_CAP,
 ) -> dict[str, Any]:
     """As :func:`measure` for each of several wfsync codes (None: this tree), against one
-    seeded server: ``plan`` and ``peak_mib`` are keyed by code. ``cache``: ``off`` or
-    ``warm`` (each code its own cache folder, filled by one run first). ``page_cap``: the
+    seeded server: ``plan`` and ``peak_mib`` are keyed by code. ``cache``: ``off``, ``empty``
+    (on, emptied before each run) or ``warm`` (each code its own cache folder, filled by one
+    run first). ``page_cap``: the
     most workflows the server puts on a page (the API's own maximum is 100)."""
     global WFSYNC_PATH
     pages = -(-workflows // page_cap)
@@ -192,6 +202,7 @@ def measure_codes(
                     env = wfsync_env(
                         {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n", **cached[code]}
                     )
+                    emptied(cache, cached[code])
                     elapsed, _, err = run_measured([*command, "--debug"], env)
                     plan_times[code].append(elapsed)
                     requests.add(len(re.findall(r"wfsync\.(?:api|transport) DEBUG \w+ /\S* -> \d+", err)))
@@ -206,6 +217,7 @@ def measure_codes(
                 env = wfsync_env(
                     {**os.environ, "WFSYNC_API_KEY": DEV_KEY, "HOOK_TOKEN": "t0k3n", **cached[code]}
                 )
+                emptied(cache, cached[code])
                 try:
                     memory[code] = peak_rss(command, env) / 1024
                 except RuntimeError as exc:  # one failed run should not lose the others
@@ -238,7 +250,12 @@ def main() -> None:
         default=PAGE_CAP,
         help=f"workflows per page the server allows (default {PAGE_CAP})",
     )
-    parser.add_argument("--cache", choices=["off", "warm"], default="off", help="the cache of read files")
+    parser.add_argument(
+        "--cache",
+        choices=["off", "empty", "warm"],
+        default="off",
+        help="the cache of read files: off, on and empty before each run (a fresh CI runner), or warm",
+    )
     parser.add_argument(
         "--baseline",
         type=int,
