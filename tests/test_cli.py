@@ -243,3 +243,35 @@ def test_a_missing_path_is_named_without_a_line(tmp_path: Path, monkeypatch: pyt
     )
     github = CliRunner().invoke(main, ["validate", "nope", "--format", "github"])
     assert github.output.splitlines()[0] == "::error file=nope::no such file or directory"
+
+
+def test_validate_warns_of_titles_a_review_misreads_and_passes(tmp_path: object, monkeypatch: object) -> None:
+    """Legal, likely a mistake: a title that differs from another only in case (a server may
+    refuse it), one holding a character a review does not show as written. Warned of in
+    every form, at its place; validate still passes."""
+    import json
+
+    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    write_definitions(
+        "defs",
+        "workflows:\n  - title: Lead follow-up\n  - title: lead follow-up\n"
+        '  - title: "Bell \\a"\n  - title: "abc\\u202Edef"\n  - title: Café\n',
+    )
+    runner = CliRunner()
+    text = runner.invoke(main, ["validate", "defs"], catch_exceptions=False)
+    assert text.exit_code == 0 and text.stdout == ""
+    assert text.stderr.splitlines() == [
+        "defs/w.yaml:3:12: warning: title 'lead follow-up' differs only in case from 'Lead follow-up' "
+        "(defs/w.yaml:2:12): a server that keeps titles unique ignoring case refuses one of them",
+        "defs/w.yaml:4:12: warning: title 'Bell \\x07' holds U+0007, a control character: "
+        "what a review shows is not what is sent",
+        "defs/w.yaml:5:12: warning: title 'abc\\u202edef' holds U+202E, a bidirectional control: "
+        "what a review shows is not what is sent",
+        "5 workflows in 1 file: valid",
+    ]
+    github = runner.invoke(main, ["validate", "defs", "--format", "github"], catch_exceptions=False)
+    assert github.exit_code == 0
+    assert github.stdout.splitlines()[0].startswith("::warning file=defs/w.yaml,line=3,col=12::title 'lead")
+    report = json.loads(runner.invoke(main, ["validate", "defs", "--format", "json"]).stdout)
+    assert report["valid"] is True and report["problems"] == []
+    assert [(w["line"], w["column"]) for w in report["warnings"]] == [(3, 12), (4, 12), (5, 12)]

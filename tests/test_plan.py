@@ -391,3 +391,22 @@ class TestMemory:
         )  # type: ignore[arg-type]
         assert asked == [{"A": definitions[0].body, "B": definitions[1].body}]
         assert [c.action for c in plan.changes] == ["create"]
+
+
+def test_a_create_whose_title_differs_only_in_case_is_warned_of() -> None:
+    """A server may keep titles unique ignoring case (SPEC §1): the create is refused (409)
+    halfway through an apply. Said at plan time, where a review still can act on it."""
+    renamed = plan_of([define("lead follow-up")], [live("Lead follow-up")])
+    assert [type(change).__name__ for change in renamed.changes] == ["Create"]
+    assert renamed.warnings == (
+        "'lead follow-up' differs only in case from 'Lead follow-up': a server that keeps titles "
+        "unique ignoring case refuses its create (409); to rename a live workflow, list its old "
+        "title in lifecycle.formerTitles",
+    )
+    both_new = plan_of([define("Billing"), define("BILLING")], [])
+    assert len(both_new.warnings) == 2
+    assert "'BILLING' differs only in case from 'Billing'" in both_new.warnings[0]
+    # Nothing to say: distinct titles, or a case rename written as one.
+    assert plan_of([define("Billing"), define("Billing 2")], []).warnings == ()
+    case_rename = define("lead follow-up", former=("Lead follow-up",))
+    assert plan_of([case_rename], [live("Lead follow-up")]).warnings == ()

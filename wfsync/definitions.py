@@ -52,6 +52,7 @@ __all__ = [
     "parse_file",
     "platform_timezone",
     "secret_references",
+    "title_warnings",
 ]
 
 SUFFIXES = (".yaml", ".yml")
@@ -539,6 +540,42 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
                     f"formerTitles entry {former!r} is claimed by another definition too "
                     f"({renamed_from[former].location})",
                 )
+
+
+# Characters a title may hold but a reader cannot see as written: control characters
+# (shown escaped, if at all) and bidirectional controls (they reorder the text around them,
+# so a review shows another title than the one sent).
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def title_warnings(definitions: Iterable[Definition]) -> list[Problem]:
+    """What is legal in titles but likely a mistake, each at its definition, sorted: a
+    character a reader cannot see as written, and titles that differ only in case (a
+    server may keep titles unique ignoring case, and refuse the second: SPEC §1)."""
+    warnings = []
+    by_folded: dict[str, Definition] = {}
+    for definition in definitions:
+        title = definition.title
+        unseen = None if title.isprintable() else _UNSEEN.search(title)  # every one is unprintable
+        if unseen:
+            kind = "a control character" if unseen.group() <= "\x9f" else "a bidirectional control"
+            warnings.append(
+                Problem(
+                    definition.location,
+                    f"title {title!r} holds U+{ord(unseen.group()):04X}, {kind}: "
+                    "what a review shows is not what is sent",
+                )
+            )
+        first = by_folded.setdefault(title.casefold(), definition)
+        if first.title != title:
+            warnings.append(
+                Problem(
+                    definition.location,
+                    f"title {title!r} differs only in case from {first.title!r} ({first.location}): "
+                    "a server that keeps titles unique ignoring case refuses one of them",
+                )
+            )
+    return sorted(warnings)
 
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")

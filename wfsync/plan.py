@@ -326,6 +326,9 @@ def compute_plan(
         else:
             unmanaged.append(ref)
     changes.sort(key=lambda c: (c.title.casefold(), c.title, c.rank, c.key.order))
+    creates = [change.title for change in changes if isinstance(change, Create)]
+    if creates:
+        warnings += _case_clashes(creates, definitions, workflows)
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(sorted(unmanaged, key=lambda r: (r.title.casefold(), r.id))),
@@ -337,6 +340,23 @@ def compute_plan(
         prune=prune,
         selection=selection,
     )
+
+
+def _case_clashes(
+    creates: Sequence[str], definitions: Sequence[Definition], workflows: Sequence[LiveWorkflow]
+) -> list[str]:
+    """A create whose title is another's but for case: a server that keeps titles unique
+    ignoring case (SPEC §1) refuses it with 409, halfway through an apply."""
+    by_folded: dict[str, set[str]] = {}
+    for title in [*(d.title for d in definitions), *(w.title for w in workflows)]:
+        by_folded.setdefault(title.casefold(), set()).add(title)
+    return [
+        f"{title!r} differs only in case from {min(others)!r}: a server that keeps titles unique "
+        "ignoring case refuses its create (409); to rename a live workflow, list its old title "
+        "in lifecycle.formerTitles"
+        for title in creates
+        if (others := by_folded.get(title.casefold(), set()) - {title})
+    ]
 
 
 def _changes_of(

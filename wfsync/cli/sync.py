@@ -87,7 +87,7 @@ def validate(
       wfsync validate --env 'prod-*' --require-env
     """
     from wfsync.config import load_settings, select_environments
-    from wfsync.definitions import DefinitionError, load_definitions
+    from wfsync.definitions import DefinitionError, load_definitions, title_warnings
     from wfsync.parsecache import user_cache
 
     settings = load_settings(config_file)
@@ -120,37 +120,36 @@ def validate(
     problems = sorted(problems_found)
     definitions = [] if problems else list(found.values())
     files = len({definition.location.file for definition in definitions})
+    # Legal, likely a mistake: shown, never failing (an unseen character, titles that differ
+    # only in case).
+    warnings = title_warnings(found.values())
     if output == "json":
         click.echo(
             json.dumps(
                 {
                     "valid": not problems,
                     "workflows": len(definitions),
-                    "problems": [
-                        {
-                            "file": p.location.file,
-                            "line": p.location.line,
-                            "column": p.location.column,
-                            "message": p.message,
-                        }
-                        for p in problems
-                    ],
+                    "problems": [_located(p) for p in problems],
+                    "warnings": [_located(w) for w in warnings],
                 },
                 indent=2,
             )
         )
     elif output == "github":
-        for p in problems:
-            place: list[tuple[str, object]] = [("file", p.location.file)]
-            if p.location.line:
-                place += [("line", p.location.line), ("col", p.location.column)]
-            where = ",".join(
-                f"{name}={github_escape(str(value), property_value=True)}" for name, value in place
-            )
-            click.echo(f"::error {where}::{github_escape(p.message)}")
+        for kind, found_ in (("error", problems), ("warning", warnings)):
+            for p in found_:
+                place: list[tuple[str, object]] = [("file", p.location.file)]
+                if p.location.line:
+                    place += [("line", p.location.line), ("col", p.location.column)]
+                where = ",".join(
+                    f"{name}={github_escape(str(value), property_value=True)}" for name, value in place
+                )
+                click.echo(f"::{kind} {where}::{github_escape(p.message)}")
     else:
         for p in problems:
             click.echo(str(p))
+        for w in warnings:
+            click.echo(f"{w.location}: warning: {w.message}", err=True)
     if problems:
         click.echo(f"{count(len(problems), 'problem')} found", err=True)
         raise SystemExit(1)
@@ -160,6 +159,12 @@ def validate(
             f" for {'environment' if len(names) == 1 else 'environments'} {', '.join(names)}" if names else ""
         )
         click.echo(f"{count(len(definitions), 'workflow')} in {count(files, 'file')}: valid{scope}", err=True)
+
+
+def _located(problem: Any) -> dict[str, Any]:
+    """A problem or a warning as validate --format json writes it."""
+    where = problem.location
+    return {"file": where.file, "line": where.line, "column": where.column, "message": problem.message}
 
 
 @main.command()
