@@ -405,37 +405,40 @@ this one measured "before" with this tree's code for that reason; its pairs are 
 
 NOTES = """## Reading the figures
 
-- **This run was made on a busy machine** (2026-11-29 00:58-01:12 UTC): `wfsync --help` took
-  162 ms here and 87 ms in the quiet run of 2026-11-28, and two bare loops over the same
-  400 pages took 1.35 s and 1.91 s minutes apart. Read each ratio within its row (plan and
-  bare loop measured side by side), not absolute times across rows; one run per figure.
+- **This run was made on a busy machine** (2026-11-29 01:28-01:45 UTC): `wfsync --help` took
+  146 ms here and 87 ms in the quiet run of 2026-11-28, and bare loops over the same pages
+  varied by a third from one row to the next. Read each ratio within its row (plan and bare
+  loop measured side by side), not absolute times across rows; one run per figure. A run
+  of the same code half an hour earlier gave 1.06x (10,000, pages of 25), 1.43x (pages of
+  100), 1.04x and 0.99x (50,000 and 100,000) where this one gives 0.89x, 1.07x, 1.39x, 1.18x.
 - **plan**: the listing's pages slide (a page is asked for as soon as one arrives and the
   stop rule allows one more, not a batch at a time), the files are read one at a time with
   four turns of the event loop between them, so pages keep moving, and whichever of a live
   body and its definition comes second holds the first's object when the two are equal
   (`shapes.share`, `definitions.loading_steps(bodies=)`). With pages of 25, as issue 17
-  measures, plan of 10,000 takes 1.06x the bare sequential loop cold (2.22x before), 1.11x
-  with an empty cache (a fresh CI runner), 0.66x warm; with 20 ms per request 0.23x (0.48x
-  before). With pages of 100 the server does less per workflow and the client's own CPU
-  decides: 1.43x cold, 1.01x warm; 50,000 and 100,000 1.04x and 0.99x (2.90x and 1.96x
-  before), 0.42x and 0.46x at 20 ms. What is left is the reading of 10,000 definitions
-  with a location for every value (yamlfast, the schema, building each `Definition`):
-  ~0.5 s of CPU on a quiet machine, more than the emulator spends on 100 pages.
-- **memory**: 1.18-1.34 KiB per workflow above start-up at 10,000, 1.38 KiB at 100,000
+  measures, plan of 10,000 takes 0.89x the bare sequential loop cold (2.24x before), 1.14x
+  with an empty cache (a fresh CI runner, which writes the cache), 0.67x warm; with 20 ms
+  per request 0.21x (0.49x before). With pages of 100 the server does less per workflow and
+  the client's own CPU decides: 1.07-1.43x cold, 1.03x warm; 50,000 and 100,000 1.04-1.39x
+  and 0.99-1.18x (3.53x and 2.10x before), 0.46x and 0.62x at 20 ms. What is left is the
+  reading of 10,000 definitions with a location for every value (yamlfast, the schema,
+  building each `Definition`): ~0.5 s of CPU on a quiet machine, more than the emulator
+  spends on 100 pages.
+- **memory**: 1.17-1.33 KiB per workflow above start-up at 10,000, 1.38 KiB at 100,000
   (4.5 KiB before): bodies held once whichever side comes first, and a live body whose
   definition is not read yet shares the fields equal to the one before it.
 - **apply**: wfsync sends through its own HTTP/1.1 pool (wfsync/http11.py); client CPU
-  per write ~0.5 ms at every parallelism (1.9-6.7 ms before); parallelism 32 takes 0.53x
-  the time at 10 and 64 0.38x. What limits it now is **the server**: the emulator (one
-  process, uvicorn + Starlette + SQLite) spends 0.6-0.9 ms of CPU per create, so 1,000
-  creates need most of a second of its core whatever the client does; then the fixed cost
-  of a command (start-up, reading, listing, write-scope check, verification listing).
-- **validate**: 1.28 s cold and 0.57 s warm here, against 2.61 s before in the same run
-  (0.49x and 0.22x); the quiet run of 2026-11-28 measured 0.68 s and 0.33 s against 1.06 s.
-  Issue 17 asks for under 0.3 s: met warm only on a quiet machine, not cold. Cold is the
-  reading itself (above); PyYAML's C loader was measured slower than wfsync's own reader
-  for these files (1.32 s against ~0.5 s for the 100 files), and reading half the files
-  in a forked process saved 10-30% (its results must come back pickled), not pursued.
+  per write 0.4-0.75 ms at every parallelism (2.7-7.0 ms before); parallelism 32 takes 0.51x
+  the time at 10 and 64 0.45x. What limits it now is **the server**: the emulator (one
+  process, uvicorn + Starlette + SQLite) spends ~0.7 ms of CPU per create, so 1,000 creates
+  need most of a second of its core whatever the client does; then the fixed cost of a
+  command (start-up, reading, listing, write-scope check, verification listing).
+- **validate**: 1.23 s cold and 0.64 s warm here, against 1.79 s before in the same run
+  (0.69x and 0.36x; the run half an hour earlier: 0.49x and 0.22x); the quiet run of
+  2026-11-28 measured 0.68 s and 0.33 s against 1.06 s. Issue 17 asks for under 0.3 s: not
+  met. Cold is the reading itself (above); PyYAML's C loader was measured slower than
+  wfsync's own reader for these files (1.32 s against ~0.5 s for the 100 files), and reading
+  half the files in a forked process saved 10-30% (its results must come back pickled).
 - **the emulator** serves `GET /v1/workflows?limit=100` with 1,000 workflows stored at
   about 1,400 pages a second (`python bench/emulator_rps.py`, wrk from a second process);
   its pages cost more the further in they are (an SQLite OFFSET).
