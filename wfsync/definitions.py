@@ -344,8 +344,6 @@ def _parse_document(
 def _string_checks(document: Document) -> list[tuple[Callable[[str], bool], Any]] | None:
     """Each string that held a reference with the check it passes on its own, or None
     when one cannot be judged on its own (wfsync.schema.string_check)."""
-    if document.dollars is None:
-        return None
     checks = []
     # Every entry's ("webhook", "url") has the same check: asked for once per file.
     by_place: dict[PathKey, Callable[[str], bool] | None] = {}
@@ -752,33 +750,12 @@ def _interpolate(
             outcome.secrets[path] = result.template
         return result.value
 
-    if document.dollars is None:
-        _walk_strings(document.value, (), substitute)
-    else:  # only the strings that can hold a reference, as the reader found them
-        for path in document.dollars:
-            parent = document.value
-            for part in path[:-1]:
-                parent = parent[part]
-            parent[path[-1]] = substitute(path, parent[path[-1]])
+    for path in document.dollars:  # only the strings that can hold a reference
+        parent = document.value
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = substitute(path, parent[path[-1]])
     return outcome
-
-
-def _walk_strings(value: Any, path: PathKey, change: Callable[[PathKey, str], str]) -> Any:
-    """``value`` with every string replaced, in place, by ``change(path, string)``.
-
-    A module function rather than a closure that calls itself: such a closure is a
-    reference cycle, which (loading runs with the garbage collector paused, then frozen)
-    would keep each whole document alive for good.
-    """
-    if isinstance(value, str):
-        return change(path, value)
-    if isinstance(value, dict):
-        for key in value:
-            value[key] = _walk_strings(value[key], (*path, key), change)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            value[index] = _walk_strings(item, (*path, index), change)
-    return value
 
 
 def _redact(issue: schema.SchemaIssue, secrets: Mapping[PathKey, str]) -> str:

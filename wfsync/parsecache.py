@@ -38,7 +38,6 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +114,6 @@ class ParseCache:
         change; None when it cannot be kept (a problem in the reading)."""
         if document.problems or document.reread is not None:
             return None
-        if document.dollars is None:  # the full reader's: found once, for the loader too
-            document.dollars = list(_strings_with_a_dollar(document.value, ()))
         marks = _kept_marks(document)
         try:
             value = json.dumps(document.value, separators=(",", ":"), allow_nan=True)
@@ -205,18 +202,6 @@ def _exact_places(file: str, data: bytes) -> tuple[dict[Any, Any], dict[Any, Any
     """Every place in the file, read again as without a cache."""
     document = read_yaml(file, data)
     return document.values, document.keys
-
-
-def _strings_with_a_dollar(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
-    if isinstance(value, str):
-        if "$" in value:
-            yield path
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings_with_a_dollar(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings_with_a_dollar(item, (*path, index))
 
 
 def _fingerprint() -> bytes:

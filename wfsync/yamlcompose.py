@@ -13,7 +13,16 @@ from typing import Any
 import yaml
 
 from wfsync.yamlfast import read_plain
-from wfsync.yamlsource import MAX_ALIAS_VALUES, MAX_BYTES, Document, Location, Path_, Problem, YamlError
+from wfsync.yamlsource import (
+    MAX_ALIAS_VALUES,
+    MAX_BYTES,
+    Document,
+    Location,
+    Path_,
+    Problem,
+    YamlError,
+    strings_with_a_dollar,
+)
 
 __all__ = ["read"]
 
@@ -251,6 +260,7 @@ def read(file: str, data: bytes, *, fast: bool = True) -> Document:
         raise YamlError([*builder.problems, _yaml_problem(file, text, exc)]) from None
     except RecursionError:
         raise YamlError([Problem(_location(file, root.start_mark), "nesting too deep")]) from None
+    builder.document.dollars = list(strings_with_a_dollar(builder.document.value))
     return builder.document
 
 

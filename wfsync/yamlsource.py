@@ -34,6 +34,7 @@ __all__ = [
     "Problem",
     "YamlError",
     "read_yaml",
+    "strings_with_a_dollar",
 ]
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -86,8 +87,9 @@ class Document:
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     # Problems that did not stop the reading (a duplicate key keeps its first value).
     problems: list[Problem] = field(default_factory=list)
-    # The paths of the string values that hold a "$", when known (None: any may).
-    dollars: list[Path_] | None = None
+    # The paths of the string values that hold a "$" (the only ones a reference can be in),
+    # as every reader finds them: interpolation visits these, never every value.
+    dollars: list[Path_] = field(default_factory=list)
     # Set when ``values`` holds only some places (a document kept by wfsync.parsecache):
     # gives them all, read from the file again, the first time another is asked for.
     reread: Callable[[], tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]]] | None = None
@@ -104,6 +106,19 @@ class Document:
             path = path[:-1]
         line, column = self.values.get(path, (0, 0))
         return Location(self.file, line + 1, column + 1)
+
+
+def strings_with_a_dollar(value: Any, path: Path_ = ()) -> Iterator[Path_]:
+    """The paths of the string values under ``value`` that hold a ``$``, in order."""
+    if isinstance(value, str):
+        if "$" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_with_a_dollar(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_with_a_dollar(item, (*path, index))
 
 
 def read_yaml(file: str, data: bytes, *, fast: bool = True) -> Document:
