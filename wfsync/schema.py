@@ -87,6 +87,13 @@ def is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
 
 
+# The formats the schemas use, as wfsync checks them (the fast check and string_check).
+_FORMATS: dict[str, Callable[[str], bool]] = {
+    "uri": is_http_url,
+    "date-time": lambda value: bool(parse_instant(value)),
+}
+
+
 def load(name: str) -> dict[str, Any]:
     """The schema called ``name`` (``workflow``, ``workflow-patch``, ``definitions``, …) as the
     validators use it, composed from the files in :data:`SCHEMA_DIR` (see
@@ -121,7 +128,7 @@ def _fast_check_in(directory: Path, name: str) -> Any:
     return fastjsonschema.compile(
         compose(directory, name),
         handlers={"https": documents(directory).__getitem__},
-        formats={"uri": is_http_url, "date-time": lambda value: bool(parse_instant(value))},
+        formats=_FORMATS,
         use_default=False,
     )
 
@@ -165,10 +172,6 @@ _STRUCTURAL = frozenset(
     | {"description", "title", "default", "examples"}
 )
 _STRING = frozenset({"type", "minLength", "maxLength", "format", "pattern", "enum", "const", "$ref"})
-_FORMATS: dict[str, Callable[[str], bool]] = {
-    "uri": is_http_url,
-    "date-time": lambda value: bool(parse_instant(value)),
-}
 
 
 def string_check(name: str, path: tuple[str | int, ...]) -> Callable[[str], bool] | None:
