@@ -64,6 +64,8 @@ PAST = {
     "schedule": "scheduled",
     "delete": "deleted",
 }
+
+
 def kept_copy(ids: Iterable[str]) -> str:
     """Of several workflows made for one title (concurrent applies), the one every runner
     keeps: the smallest id (ids of one length compared as text; ObjectIds grow with time)."""

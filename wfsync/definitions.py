@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
+from wfsync.shares import share_map
 from wfsync.yamlsource import MAX_BYTES, Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Definition",
     "DefinitionError",
+    "Outline",
     "Schedule",
+    "check_definitions",
     "drain",
     "expand",
     "find_files",
@@ -187,38 +190,125 @@ def loading_steps(
     one holds that object, so that the two are held once whichever came first."""
     # A copy: os.environ encodes and decodes each name on every look-up.
     env = dict(os.environ) if env is None else env
-    options = _Options(
-        dict(vars or {}),
-        require_env,
-        f" for environment {environment!r}" if environment else "",
-        include,
-        cache,
-        bodies,
-    )
+    options = _Options.made(vars, require_env, environment, include, cache, bodies)
     files, problems = find_files(paths)
     definitions: list[Definition] = []
     with paused_gc():
         for path in files:
-            try:
-                data = _read_bounded(path)
-            except OSError as exc:
-                problems.append(Problem(Location(str(path), 0, 0), f"cannot read: {exc.strerror}"))
-                continue
-            if isinstance(data, Problem):
-                problems.append(data)
-                continue
-            if references is not None and b"${" in data:
-                references.update(_reference_names(data))
-            loaded, file_problems = parse_file(str(path), data, env, options)
+            loaded, file_problems = _load_file(path, env, options, references)
             definitions.extend(loaded)
             problems.extend(file_problems)
             yield loaded
+    return _checked(definitions, problems, include)
+
+
+# Below this many bytes of files, checking them is quicker than starting a copy to share it.
+SHARED_BYTES = 512 * 1024
+
+
+class Outline(NamedTuple):
+    """What checking keeps of a definition: its title, where it is, the titles it had."""
+
+    title: str
+    location: Location
+    former_titles: tuple[str, ...]
+
+
+# The part of a file's outline that crosses a pipe: titles, line, column, former titles.
+_FileOutline = tuple[list[tuple[str, int, int, tuple[str, ...]]], list[Problem], set[str]]
+
+
+def check_definitions(
+    paths: Sequence[str | os.PathLike[str]],
+    env: Mapping[str, str] | None = None,
+    *,
+    vars: Mapping[str, str] | None = None,
+    require_env: bool = True,
+    environment: str | None = None,
+    include: Callable[[str], bool] | None = None,
+    cache: ParseCache | None = None,
+    references: set[str] | None = None,
+    workers: int = 1,
+) -> list[Outline]:
+    """:func:`load_definitions`, with the same problems raised, for a caller that keeps no
+    definition (``validate``): each one's outline. The files are shared among ``workers``
+    processes (:mod:`wfsync.shares`) when there are enough bytes to read to be worth it."""
+    env = dict(os.environ) if env is None else env
+    options = _Options.made(vars, require_env, environment, include, cache)
+    files, problems = find_files(paths)
+    sizes = [_size(path) for path in files]
+
+    def outline(path: Path) -> _FileOutline:
+        found: set[str] = set()
+        loaded, file_problems = _load_file(path, env, options, found)
+        located = [(d.title, d.location.line, d.location.column, d.former_titles) for d in loaded]
+        return located, file_problems, found
+
+    outlines: list[Outline] = []
+    with paused_gc():
+        shared = share_map(
+            outline, files, weights=sizes, workers=workers if sum(sizes) >= SHARED_BYTES else 1
+        )
+        for path, (located, file_problems, found) in zip(files, shared, strict=True):
+            file = str(path)
+            outlines += [
+                Outline(title, Location(file, line, column), former)
+                for title, line, column, former in located
+            ]
+            problems += file_problems
+            if references is not None:
+                references |= found
+    return _checked(outlines, problems, include)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _Titled(Protocol):
+    """What the rules that span files look at: a Definition, an Outline."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def location(self) -> Location: ...
+    @property
+    def former_titles(self) -> tuple[str, ...]: ...
+
+
+_T = TypeVar("_T", bound=_Titled)
+
+
+def _checked(
+    definitions: list[_T], problems: list[Problem], include: Callable[[str], bool] | None
+) -> list[_T]:
+    """``definitions`` once the rules that span files hold, less those not included;
+    raises DefinitionError with every problem."""
     problems.extend(_cross_checks(definitions))
     if problems:
         raise DefinitionError(problems)
     if include is not None:
         definitions = [definition for definition in definitions if include(definition.title)]
     return definitions
+
+
+def _load_file(
+    path: Path, env: Mapping[str, str], options: _Options, references: set[str] | None
+) -> tuple[list[Definition], list[Problem]]:
+    """The definitions of the file at ``path`` and its problems; ``references`` gets the
+    names of the secrets it refers to."""
+    try:
+        data = _read_bounded(path)
+    except OSError as exc:
+        return [], [Problem(Location(str(path), 0, 0), f"cannot read: {exc.strerror}")]
+    if isinstance(data, Problem):
+        return [], [data]
+    if references is not None and b"${" in data:
+        references.update(_reference_names(data))
+    return parse_file(str(path), data, env, options)
 
 
 @dataclass(frozen=True)
@@ -234,6 +324,20 @@ class _Options:
     # Values already built in this load: body values by field and repr (see _held_once),
     # paths within an entry by ("path", path).
     held: dict[Any, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def made(
+        cls,
+        vars: Mapping[str, str] | None,
+        require_env: bool,
+        environment: str | None,
+        include: Callable[[str], bool] | None,
+        cache: ParseCache | None,
+        bodies: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> _Options:
+        """The options of a load, as its caller names them."""
+        vars_for = f" for environment {environment!r}" if environment else ""
+        return cls(dict(vars or {}), require_env, vars_for, include, cache, bodies)
 
 
 def _read_bounded(path: Path) -> bytes | Problem:
@@ -511,9 +615,9 @@ class _Broken:
         return any(path[: len(prefix)] == prefix for path in self.exact)
 
 
-def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
+def _cross_checks(definitions: Sequence[_Titled]) -> Iterator[Problem]:
     """The rules that span definitions: unique titles, unambiguous renames."""
-    by_title: dict[str, Definition] = {}
+    by_title: dict[str, _Titled] = {}
     for definition in definitions:
         first = by_title.setdefault(definition.title, definition)
         if first is not definition:
@@ -521,7 +625,7 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
                 definition.location,
                 f"title {definition.title!r} is defined twice; the other is at {first.location}",
             )
-    renamed_from: dict[str, Definition] = {}
+    renamed_from: dict[str, _Titled] = {}
     for definition in definitions:
         for former in definition.former_titles:
             if former == definition.title:
@@ -546,12 +650,12 @@ def _cross_checks(definitions: list[Definition]) -> Iterator[Problem]:
 _UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def title_warnings(definitions: Iterable[Definition]) -> list[Problem]:
+def title_warnings(definitions: Iterable[_Titled]) -> list[Problem]:
     """What is legal in titles but likely a mistake, each at its definition, sorted: a
     character a reader cannot see as written, and titles that differ only in case (a
     server may keep titles unique ignoring case, and refuse the second: SPEC §1)."""
     warnings = []
-    by_folded: dict[str, Definition] = {}
+    by_folded: dict[str, _Titled] = {}
     for definition in definitions:
         title = definition.title
         unseen = None if title.isprintable() else _UNSEEN.search(title)  # every one is unprintable

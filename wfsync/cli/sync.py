@@ -87,8 +87,9 @@ def validate(
       wfsync validate --env 'prod-*' --require-env
     """
     from wfsync.config import load_settings, select_environments
-    from wfsync.definitions import DefinitionError, load_definitions, title_warnings
+    from wfsync.definitions import DefinitionError, check_definitions, title_warnings
     from wfsync.parsecache import user_cache
+    from wfsync.shares import available_workers
 
     settings = load_settings(config_file)
     cache = user_cache()
@@ -102,7 +103,7 @@ def validate(
     try:
         for environment in environments:
             try:
-                loaded = load_definitions(
+                loaded = check_definitions(
                     paths or settings.paths,
                     vars=environment.vars,
                     require_env=require_env,
@@ -110,6 +111,7 @@ def validate(
                     include=environment.manages if environment.only else None,
                     cache=cache,
                     references=references,
+                    workers=available_workers(),
                 )
             except DefinitionError as exc:
                 problems_found.update(exc.problems)

@@ -1,0 +1,193 @@
+"""Work shared with forked copies (wfsync.shares): the same answers, in order, however the
+work was shared and whatever became of a copy; and validate's answer the same shared or not."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wfsync import definitions, shares
+from wfsync.cli import main
+from wfsync.definitions import DefinitionError, check_definitions, load_definitions
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+
+SECRET = "s3cr3t-shared-9f1c-never-printed"
+
+
+def where(item: int) -> tuple[int, int]:
+    return item * item, os.getpid()
+
+
+def test_the_answers_are_in_order_and_some_come_from_a_copy() -> None:
+    items = list(range(40))
+    answers = shares.share_map(where, items, weights=[1] * 40, workers=3)
+    assert [square for square, _ in answers] == [item * item for item in items]
+    pids = {pid for _, pid in answers}
+    assert os.getpid() in pids
+    assert len(pids) == 3  # this process and two copies each did a share
+
+
+def test_one_worker_or_one_item_is_done_here() -> None:
+    assert {pid for _, pid in shares.share_map(where, [1, 2, 3], weights=[1, 1, 1], workers=1)} == {os.getpid()}
+    assert shares.share_map(where, [5], weights=[1], workers=4) == [(25, os.getpid())]
+    assert shares.share_map(where, [], weights=[], workers=4) == []
+
+
+def test_another_thread_keeps_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies only the calling thread: with another one running, never fork."""
+    monkeypatch.setattr(shares.threading, "active_count", lambda: 2)
+    answers = shares.share_map(where, list(range(10)), weights=[1] * 10, workers=4)
+    assert {pid for _, pid in answers} == {os.getpid()}
+
+
+def test_shares_are_balanced_by_weight() -> None:
+    split = shares._shares([100, 1, 1, 1, 97, 2], 2)
+    assert sorted(index for share in split for index in share) == list(range(6))
+    weights = [100, 1, 1, 1, 97, 2]
+    totals = sorted(sum(weights[index] for index in share) for share in split)
+    assert totals == [101, 101]
+    assert all(share == sorted(share) for share in split)
+    assert shares._shares([5, 5], 8) == [[0], [1]]  # never an empty share
+
+
+def fails_in_a_copy(parent: int) -> object:
+    def answer(item: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            if item % 2:
+                os._exit(3)  # the copy dies without an answer
+            raise RuntimeError("a copy's own failure")
+        return item * 10, os.getpid()
+
+    return answer
+
+
+def test_a_copy_that_fails_has_its_share_done_here() -> None:
+    answers = shares.share_map(fails_in_a_copy(os.getpid()), list(range(12)), weights=[1] * 12, workers=4)  # type: ignore[arg-type]
+    assert answers == [(item * 10, os.getpid()) for item in range(12)]
+
+
+def test_an_answer_that_cannot_cross_the_pipe_is_done_here() -> None:
+    parent = os.getpid()
+
+    def answer(item: int) -> object:
+        return item if os.getpid() == parent else (lambda: item)  # a lambda does not pickle
+
+    assert shares.share_map(answer, list(range(6)), weights=[1] * 6, workers=2) == list(range(6))
+
+
+def test_an_error_here_stops_and_reaps_every_copy(tmp_path: Path) -> None:
+    """Interrupted (an error in this process's share), no copy is left running or a zombie."""
+    started = tmp_path / "pids"
+    parent = os.getpid()
+
+    def slow(item: int) -> int:
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        with open(started, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        os.read(os.open("/dev/zero", os.O_RDONLY), 1)
+        import time
+
+        time.sleep(3600)  # a copy still working when this process gives up
+        return item
+
+    with pytest.raises(KeyboardInterrupt):
+        shares.share_map(slow, list(range(4)), weights=[1] * 4, workers=4)
+    for line in started.read_text(encoding="utf-8").split() if started.exists() else []:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(int(line), os.WNOHANG)  # reaped already: no child of ours by that pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and no other child left behind
+
+
+# --- validate, shared or not ---------------------------------------------------------
+
+FILE = """\
+workflows:
+  - title: Campaign {n} follow-up
+    callbackUrl: https://client{n}.example.com/hooks
+    webhook: {{url: "https://client{n}.example.com/${{HOOK_TOKEN}}/{n}"}}
+  - title: campaign {n} FOLLOW-UP
+    lifecycle: {{formerTitles: [Old campaign {n}]}}
+"""
+
+
+@pytest.fixture
+def many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Twelve files, some with problems of their own and across files, every one shared."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"team-{n:02d}.yaml").write_text(FILE.format(n=n), encoding="utf-8")
+    (folder / "team-03.yaml").write_text(FILE.format(n=3).replace("https://client3", "ftp://client3"))
+    (folder / "team-07.yaml").write_text(FILE.format(n=2))  # titles of team-02's again
+    (folder / "team-09.yaml").write_text("workflows: [\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(definitions, "SHARED_BYTES", 0)
+    return folder
+
+
+def outcome(folder: Path, workers: int) -> tuple[list[str], set[str]]:
+    references: set[str] = set()
+    with pytest.raises(DefinitionError) as raised:
+        check_definitions([folder], {}, require_env=False, references=references, workers=workers)
+    return [str(problem) for problem in raised.value.problems], references
+
+
+def test_checking_shared_finds_what_loading_finds(many: Path) -> None:
+    with pytest.raises(DefinitionError) as loaded:
+        load_definitions([many], {}, require_env=False)
+    expected = [str(problem) for problem in loaded.value.problems]
+    assert any("team-03.yaml" in p for p in expected) and any("defined twice" in p for p in expected)
+    assert any("team-09.yaml" in p for p in expected)
+    for workers in (1, 2, 3, 5):
+        assert outcome(many, workers) == (expected, {"HOOK_TOKEN"})
+
+
+def test_validate_says_the_same_shared_or_not(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(workers: int, *args: str) -> tuple[int, str]:
+        monkeypatch.setattr(shares, "available_workers", lambda: workers)
+        result = CliRunner().invoke(
+            main, ["validate", str(many), *args], env={"WFSYNC_CACHE": "off"}, catch_exceptions=False
+        )
+        return result.exit_code, result.output
+
+    alone = run(1, "--format", "json")
+    assert alone[0] == 1 and len(json.loads(alone[1].split("\n}\n")[0] + "}")["problems"]) > 3
+    assert run(2, "--format", "json") == alone
+    assert run(4) == run(1)
+    (many / "team-03.yaml").write_text(FILE.format(n=3), encoding="utf-8")
+    (many / "team-07.yaml").write_text(FILE.format(n=7), encoding="utf-8")
+    (many / "team-09.yaml").write_text(FILE.format(n=9), encoding="utf-8")
+    valid = run(1, "--format", "json")
+    assert valid[0] == 0 and len(json.loads(valid[1])["warnings"]) == 12  # a case clash a file
+    assert run(3, "--format", "json") == valid
+    assert run(3) == run(1)
+    assert "24 workflows in 12 files: valid" in run(3)[1]
+
+
+def test_a_secret_a_copy_read_is_masked(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names of the secrets each copy's files refer to come back, so their values are
+    masked in what this process prints (here a title made of one)."""
+    for n in range(12):
+        (many / f"team-{n:02d}.yaml").write_text(FILE.format(n=n), encoding="utf-8")
+    (many / "team-11.yaml").write_text(
+        FILE.format(n=11)
+        + f"  - title: {SECRET}\n    webhook: {{url: 'https://h.example.com/${{CLIENT_SLUG}}'}}\n"
+        + f"  - title: {SECRET.upper()}\n"
+    )
+    monkeypatch.setattr(shares, "available_workers", lambda: 3)
+    result = CliRunner().invoke(
+        main,
+        ["validate", str(many), "--require-env", "--format", "json"],
+        env={"WFSYNC_CACHE": "off", "HOOK_TOKEN": "x", "CLIENT_SLUG": SECRET},
+        catch_exceptions=False,
+    )
+    warnings = json.loads(result.stdout)["warnings"]
+    assert [w["file"] for w in warnings if SECRET.upper() in w["message"]] == [str(many / "team-11.yaml")]
+    assert SECRET not in result.output

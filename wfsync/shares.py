@@ -1,0 +1,129 @@
+"""Work shared between this process and forked copies of it, for the CPU-bound reading
+of many files (``validate``: every file is read, checked and forgotten on its own).
+
+    >>> sizes = share_map(len, ["a", "bb", "ccc"], weights=[1, 2, 3], workers=2)  # doctest: +SKIP
+    [1, 2, 3]
+
+A copy made by ``fork`` starts with everything this process has imported and compiled, at
+once; its answers come back pickled over a pipe, so ``function`` should give small ones.
+Where there is no ``fork`` (Windows), one core, or another thread (a fork copies only the
+calling thread, and whatever lock another one held stays held in the copy), or a copy fails
+in any way, the work is done here, in order: the answer never depends on how it was shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["available_workers", "share_map"]
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+MAX_WORKERS = 8
+
+
+def available_workers() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def share_map(
+    function: Callable[[Item], Result], items: Sequence[Item], *, weights: Sequence[int], workers: int
+) -> list[Result]:
+    """``[function(item) for item in items]``, the items shared by ``weights`` between this
+    process and up to ``workers - 1`` forked copies of it."""
+    shares = _shares(weights, workers) if _can_fork(workers, len(items)) else []
+    if len(shares) < 2:
+        return [function(item) for item in items]
+    results: dict[int, Result] = {}
+    children: list[tuple[int, int, list[int]]] = []  # pid, read end, the share's indexes
+    try:
+        for share in shares[1:]:
+            children.append(_start(function, items, share))
+        for index in shares[0]:
+            results[index] = function(items[index])
+        while children:
+            pid, reader, share = children.pop(0)
+            answers = _collect(pid, reader, len(share))
+            for position, index in enumerate(share):
+                # A copy that failed: its share is done here (its error, if the file has one,
+                # is met again, and raised or reported as it would have been without sharing).
+                results[index] = answers[position] if answers is not None else function(items[index])
+    finally:
+        for pid, reader, _ in children:
+            _end(pid, reader)
+    return [results[index] for index in range(len(items))]
+
+
+def _can_fork(workers: int, count: int) -> bool:
+    return workers > 1 and count > 1 and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _shares(weights: Sequence[int], workers: int) -> list[list[int]]:
+    """The indexes of ``weights`` in ``workers`` shares of about equal weight, heaviest
+    first into the lightest share, each share in order; empty shares left out."""
+    shares: list[list[int]] = [[] for _ in range(min(workers, len(weights)))]
+    totals = [0] * len(shares)
+    for index in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        lightest = totals.index(min(totals))
+        shares[lightest].append(index)
+        totals[lightest] += max(weights[index], 1)
+    return [sorted(share) for share in shares if share]
+
+
+def _start(
+    function: Callable[[Item], Result], items: Sequence[Item], share: list[int]
+) -> tuple[int, int, list[int]]:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: answers, or nothing, and never returns into the caller's code
+        code = 1
+        try:
+            os.close(reader)
+            data = pickle.dumps([function(items[index]) for index in share], pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writer, "wb") as stream:
+                stream.write(data)
+            code = 0
+        finally:
+            os._exit(code)  # no exit handlers, no buffers flushed twice, no traceback printed
+    os.close(writer)
+    return pid, reader, share
+
+
+def _collect(pid: int, reader: int, count: int) -> list[Any] | None:
+    """The answers of the copy ``pid``, reaped, or None when it gave none it should have."""
+    chunks = []
+    try:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(reader, 1 << 20):
+                chunks.append(chunk)
+    finally:
+        os.close(reader)
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return None
+    try:
+        answers = pickle.loads(b"".join(chunks))  # our own copy's, over our own pipe
+    except Exception:
+        return None
+    return answers if isinstance(answers, list) and len(answers) == count else None
+
+
+def _end(pid: int, reader: int) -> None:
+    """Stop and reap a copy whose answers are not wanted (this process was interrupted)."""
+    with contextlib.suppress(OSError):
+        os.close(reader)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
