@@ -244,11 +244,15 @@ def check_definitions(
         located = [(d.title, d.location.line, d.location.column, d.former_titles) for d in loaded]
         return located, file_problems, found
 
+    if sum(sizes) < SHARED_BYTES:
+        workers = 1
+    elif workers > 1:  # what every copy needs, made once, here, before they are made
+        import wfsync.yamlcompose  # noqa: F401
+
+        schema.prepare("definitions")
     outlines: list[Outline] = []
     with paused_gc():
-        shared = share_map(
-            outline, files, weights=sizes, workers=workers if sum(sizes) >= SHARED_BYTES else 1
-        )
+        shared = share_map(outline, files, weights=sizes, workers=workers)
         for path, (located, file_problems, found) in zip(files, shared, strict=True):
             file = str(path)
             outlines += [

@@ -139,6 +139,12 @@ def _fast_check(name: str) -> Any:
     return _fast_check_in(SCHEMA_DIR, name)
 
 
+def prepare(name: str) -> None:
+    """Compile the fast check of ``name`` now: before forking copies that would each
+    compile it again (wfsync.shares)."""
+    _fast_check(name)
+
+
 def is_valid(name: str, instance: Any) -> bool:
     """True when ``instance`` passes the schema ``name`` (the fast path)."""
     import fastjsonschema
