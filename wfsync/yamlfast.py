@@ -110,58 +110,73 @@ class _Reader:
         return items
 
     def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]]:
-        values, keys, scalar, dollars, resolved, shared = (
+        values, keys, scalar, dollars, resolved, strings = (
             self.values,
             self.keys,
             self.scalar,
             self.dollars,
             self.resolved,
-            self._shared,
+            self.strings,
         )
+        match_line, intern = _LINE.match, sys.intern
         root: dict[str, Any] = {}
         # Open containers, innermost last: (indent, container, path); a list is a sequence.
+        # The innermost is also held in locals (top_*), read on nearly every line.
         stack: list[tuple[int, Any, tuple[Any, ...]]] = []
+        top: Any = root
+        top_path: tuple[Any, ...] = ()
+        top_indent, top_list = -1, False
         pending: tuple[dict[str, Any], str, int, tuple[Any, ...]] | None = None  # a `key:` awaiting its block
         for number, line in enumerate(text.split("\n")):
-            stripped = line.lstrip(" ")
-            if not stripped or stripped[0] == "#":
-                continue
-            match = _LINE.match(line)
+            match = match_line(line)
             if match is None:
+                if line.lstrip(" ")[:1] == "#":  # a comment line
+                    continue
                 raise _Unusual
             indent, dash, key, written = match.groups()
-            if key is not None:  # the same few keys in every definition: one string each
-                key = sys.intern(key)
+            if key is None:
+                if dash is None:
+                    if written is None:  # a blank line
+                        continue
+                    raise _Unusual  # a bare scalar
+            else:  # the same few keys in every definition: one string each
+                key = intern(key)
             column = len(indent)
             if dash:
                 inner = match.start(3) if key else match.start(4)
                 if inner < 0:  # `- ` and nothing else
                     raise _Unusual
-            if not stack:  # the document starts with a key at column 0
-                if column or dash or not key:
-                    raise _Unusual
-                values[()] = (number, 0)
-                stack.append((0, root, ()))
-            elif pending is not None:
+            if pending is not None:
                 parent, name, key_column, path = pending
                 pending = None
                 if dash and column >= key_column:
-                    parent[name] = []
-                    stack.append((column, parent[name], path))
+                    top = parent[name] = []
+                    top_list = True
                 elif not dash and key and column > key_column:
-                    parent[name] = {}
-                    stack.append((column, parent[name], path))
+                    top = parent[name] = {}
+                    top_list = False
                 else:
                     raise _Unusual  # an empty value: null, and where PyYAML marks it is subtle
+                stack.append((column, top, path))
+                top_indent, top_path = column, path
                 values[path] = (number, column)
-            else:
-                while stack[-1][0] > column:
-                    stack.pop()
-                if not dash and isinstance(stack[-1][1], list) and stack[-1][0] == column:
-                    stack.pop()  # an indentless sequence ends at its parent's next key
-                if stack[-1][0] != column or isinstance(stack[-1][1], list) != bool(dash):
-                    raise _Unusual
-            container, path = stack[-1][1], stack[-1][2]
+            elif column != top_indent or top_list != bool(dash):
+                if not stack:  # the document starts with a key at column 0
+                    if column or dash:
+                        raise _Unusual
+                    values[()] = (number, 0)
+                    stack.append((0, root, ()))
+                    top_indent = 0
+                else:
+                    while stack[-1][0] > column:
+                        stack.pop()
+                    if not dash and type(stack[-1][1]) is list and stack[-1][0] == column:
+                        stack.pop()  # an indentless sequence ends at its parent's next key
+                    top_indent, top, top_path = stack[-1]
+                    top_list = type(top) is list
+                    if top_indent != column or top_list != bool(dash):
+                        raise _Unusual
+            container, path = top, top_path
             if dash:
                 item_path = (*path, len(container))
                 if key is None:
@@ -171,8 +186,9 @@ class _Reader:
                 container.append(entry)
                 values[item_path] = (number, inner)
                 stack.append((inner, entry, item_path))
+                top_indent, top, top_path, top_list = inner, entry, item_path, False
                 container, path, column = entry, item_path, inner
-            if key is None or key in container:  # a bare scalar, or a duplicate key
+            if key is None or key in container:  # (None: told above) a duplicate key
                 raise _Unusual
             key_path = (*path, key)
             keys[key_path] = (number, column)
@@ -184,10 +200,9 @@ class _Reader:
             else:  # a plain scalar, the most common line: no call to value()
                 values[key_path] = (number, match.start(4))
                 if resolved is not None and written[0] not in resolved:
-                    value = shared(written)
                     if "$" in written:
                         dollars.append(key_path)
-                    container[key] = value
+                    container[key] = strings.setdefault(written, written) if len(written) <= 32 else written
                     continue
                 try:
                     value = scalar(written)
@@ -195,7 +210,7 @@ class _Reader:
                     raise _Unusual from None
                 if "$" in written and type(value) is str:
                     dollars.append(key_path)
-                container[key] = shared(value)
+                container[key] = self._shared(value)
         if pending is not None or not stack:
             raise _Unusual
         return root, values, keys, dollars
