@@ -33,7 +33,9 @@ def test_the_answers_are_in_order_and_some_come_from_a_copy() -> None:
 
 
 def test_one_worker_or_one_item_is_done_here() -> None:
-    assert {pid for _, pid in shares.share_map(where, [1, 2, 3], weights=[1, 1, 1], workers=1)} == {os.getpid()}
+    assert {pid for _, pid in shares.share_map(where, [1, 2, 3], weights=[1, 1, 1], workers=1)} == {
+        os.getpid()
+    }
     assert shares.share_map(where, [5], weights=[1], workers=4) == [(25, os.getpid())]
     assert shares.share_map(where, [], weights=[], workers=4) == []
 
@@ -43,6 +45,36 @@ def test_another_thread_keeps_the_work_here(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(shares.threading, "active_count", lambda: 2)
     answers = shares.share_map(where, list(range(10)), weights=[1] * 10, workers=4)
     assert {pid for _, pid in answers} == {os.getpid()}
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage"}, None),
+        ({}, None),
+    ],
+)
+def test_a_containers_cpu_quota_is_read(
+    tmp_path: Path, files: dict[str, str], expected: float | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="ascii")
+    assert shares._cpu_quota(str(tmp_path)) == expected
+
+
+def test_the_workers_are_the_cores_less_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shares.os, "sched_getaffinity", lambda _: set(range(64)), raising=False)
+    monkeypatch.setattr(shares, "_cpu_quota", lambda: 1.5)
+    assert shares.available_workers() == 1
+    monkeypatch.setattr(shares, "_cpu_quota", lambda: None)
+    assert shares.available_workers() == shares.MAX_WORKERS
+    monkeypatch.setattr(shares, "_cpu_quota", lambda: 3.0)
+    assert shares.available_workers() == 3
 
 
 def test_shares_are_balanced_by_weight() -> None:

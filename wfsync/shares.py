@@ -30,12 +30,37 @@ MAX_WORKERS = 8
 
 
 def available_workers() -> int:
-    """The cores this process may run on (its affinity, where the system tells it)."""
+    """The cores this process may run on: its affinity, where the system tells it, less
+    what a container's CPU quota allows (a CI runner limited to 1 CPU on a 64-core host)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
+    quota = _cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, int(quota)))
     return max(1, min(cores, MAX_WORKERS))
+
+
+def _cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """The CPUs this process's cgroup may use (its quota over its period), or None for no
+    limit or none known: cgroup v2's cpu.max, else v1's cfs files."""
+    try:
+        with open(f"{root}/cpu.max", encoding="ascii") as handle:
+            quota, period = handle.read().split()[:2]
+    except (OSError, ValueError):
+        try:
+            with open(f"{root}/cpu/cpu.cfs_quota_us", encoding="ascii") as handle:
+                quota = handle.read().strip()
+            with open(f"{root}/cpu/cpu.cfs_period_us", encoding="ascii") as handle:
+                period = handle.read().strip()
+        except OSError:
+            return None
+    try:
+        limit, length = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    return limit / length if limit > 0 and length > 0 else None
 
 
 def share_map(
