@@ -169,6 +169,9 @@ def measure_all(
             plan_bench.WFSYNC_PATH = code
             if code is None:  # this tree: as on a fresh CI runner, then with its cache of read files
                 timed["after, cold"] = validate_bench.timed_command(folder, max(runs, 3), "off")
+                timed["after, cold, one core"] = validate_bench.timed_command(
+                    folder, max(runs, 3), "off", one_core=True
+                )
                 timed["after, warm"] = validate_bench.timed_command(folder, max(runs, 3), "warm")
             else:
                 timed[names[code]] = validate_bench.timed_command(folder, max(runs, 3), "off")
@@ -180,15 +183,19 @@ def measure_all(
         f"`wfsync validate DIR` on {count:,} definitions in 100 files (every tenth with a schedule, every",
         "webhook URL with a `${HOOK_TOKEN}` reference), in a fresh process. **cold**: no cache of",
         "read files (`WFSYNC_CACHE=off`, a fresh CI runner); **warm**: that cache filled by one run",
-        "before (a developer's second run; wfsync/parsecache.py).",
+        "before (a developer's second run; wfsync/parsecache.py). validate shares the files",
+        "between itself and forked copies, one a core (wfsync/shares.py): **one core** is the",
+        "command held to one core, where it forks none. CPU time counts the copies' too.",
         "",
-        "| code | wall time (median) | CPU time (median) |",
-        "|---|---|---|",
+        "| code | wall time (median) | vs before | CPU time (median) |",
+        "|---|---|---|---|",
     ]
+    before_wall = statistics.median(timed["before"][0]) if "before" in timed else None
     for label, (walls, cpus) in timed.items():
         shown = ", ".join(f"{t:.2f}" for t in walls)
+        ratio = f"{statistics.median(walls) / before_wall:.2f}x" if before_wall else "-"
         lines.append(
-            f"| {label} | **{statistics.median(walls):.2f} s** (runs {shown}) | "
+            f"| {label} | **{statistics.median(walls):.2f} s** (runs {shown}) | {ratio} | "
             f"{statistics.median(cpus):.2f} s |"
         )
     lines += [

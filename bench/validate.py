@@ -58,10 +58,13 @@ def cache_env(cache: str, folder: str) -> dict[str, str]:
     return {"XDG_CACHE_HOME": folder, "WFSYNC_CACHE": "on"}
 
 
-def timed_command(folder: Path, runs: int, cache: str = "off") -> tuple[list[float], list[float]]:
+def timed_command(
+    folder: Path, runs: int, cache: str = "off", one_core: bool = False
+) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds of each run, the cache ``off`` or ``warm`` (filled by one run
-    first). On a shared machine the CPU time (user and system, of the command's process)
-    is the steadier figure."""
+    first); ``one_core``: the command may run on one core only (validate then shares its
+    files with no copy of itself). On a shared machine the CPU time (user and system, of
+    the command's process and the copies it forks) is the steadier figure."""
     from plan import wfsync_env
 
     with tempfile.TemporaryDirectory() as cached:
@@ -70,10 +73,14 @@ def timed_command(folder: Path, runs: int, cache: str = "off") -> tuple[list[flo
             subprocess.run(
                 [sys.executable, "-m", "wfsync", "validate", str(folder)], env=env, capture_output=True
             )
-        return _timed(folder, runs, env)
+        return _timed(folder, runs, env, one_core)
 
 
-def _timed(folder: Path, runs: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
+def _on_one_core() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _timed(folder: Path, runs: int, env: dict[str, str], one_core: bool) -> tuple[list[float], list[float]]:
     times, cpu = [], []
     for _ in range(runs):
         started, cpu_started = time.perf_counter(), children_cpu()
@@ -82,6 +89,7 @@ def _timed(folder: Path, runs: int, env: dict[str, str]) -> tuple[list[float], l
             capture_output=True,
             text=True,
             env=env,
+            preexec_fn=_on_one_core if one_core else None,  # the bench runs no thread
         )
         times.append(time.perf_counter() - started)
         cpu.append(children_cpu() - cpu_started)
@@ -149,10 +157,11 @@ def main() -> None:
         folder = Path(name)
         write_definitions(folder, args.workflows, args.files)
         measured = {cache: timed_command(folder, args.runs, cache) for cache in ("off", "warm")}
+        measured["one core"] = timed_command(folder, args.runs, "off", one_core=True)
         parts = split(folder, args.runs)
     print(f"wfsync validate: {args.workflows:,} definitions in {args.files} files")
     for cache, (times, cpu) in measured.items():
-        label = "cold (no cache)" if cache == "off" else "warm (cache filled)"
+        label = {"off": "cold (no cache)", "warm": "warm (cache filled)"}.get(cache, "cold, one core")
         runs = ", ".join(f"{t:.2f}" for t in times)
         print(
             f"{label}: wall time median {statistics.median(times):.2f}s (runs: {runs}); "

@@ -16,6 +16,25 @@ from wfsync.definitions import DefinitionError, check_definitions, load_definiti
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 
+
+@pytest.fixture(autouse=True)
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The copies started. A test process may run other threads (a server another test
+    module started): share_map would then never fork. The copies made here run only this
+    module's functions and wfsync's loading, which take no lock such a thread holds."""
+    monkeypatch.setattr(shares.threading, "active_count", lambda: 1)
+    started: list[int] = []
+    start = shares._start
+
+    def counted(*args: object) -> object:
+        answer = start(*args)  # type: ignore[arg-type]
+        started.append(answer[0])
+        return answer
+
+    monkeypatch.setattr(shares, "_start", counted)
+    return started
+
+
 SECRET = "s3cr3t-shared-9f1c-never-printed"
 
 
@@ -42,7 +61,7 @@ def test_one_worker_or_one_item_is_done_here() -> None:
 
 def test_another_thread_keeps_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fork copies only the calling thread: with another one running, never fork."""
-    monkeypatch.setattr(shares.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(shares.threading, "active_count", lambda: 2)  # the fixture's undone
     answers = shares.share_map(where, list(range(10)), weights=[1] * 10, workers=4)
     assert {pid for _, pid in answers} == {os.getpid()}
 
@@ -112,29 +131,23 @@ def test_an_answer_that_cannot_cross_the_pipe_is_done_here() -> None:
     assert shares.share_map(answer, list(range(6)), weights=[1] * 6, workers=2) == list(range(6))
 
 
-def test_an_error_here_stops_and_reaps_every_copy(tmp_path: Path) -> None:
-    """Interrupted (an error in this process's share), no copy is left running or a zombie."""
-    started = tmp_path / "pids"
+def test_an_error_here_stops_and_reaps_every_copy(forks: list[int]) -> None:
+    """Interrupted (an error in this process's share) while its copies still work, none
+    is left running or a zombie."""
     parent = os.getpid()
 
     def slow(item: int) -> int:
         if os.getpid() == parent:
             raise KeyboardInterrupt
-        with open(started, "a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\n")
-        os.read(os.open("/dev/zero", os.O_RDONLY), 1)
-        import time
-
-        time.sleep(3600)  # a copy still working when this process gives up
+        os.read(os.pipe()[0], 1)  # blocks for good: a copy still working
         return item
 
     with pytest.raises(KeyboardInterrupt):
         shares.share_map(slow, list(range(4)), weights=[1] * 4, workers=4)
-    for line in started.read_text(encoding="utf-8").split() if started.exists() else []:
+    assert len(forks) == 3
+    for pid in forks:
         with pytest.raises(ChildProcessError):
-            os.waitpid(int(line), os.WNOHANG)  # reaped already: no child of ours by that pid
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # and no other child left behind
+            os.waitpid(pid, os.WNOHANG)  # reaped already: no child of ours by that pid
 
 
 # --- validate, shared or not ---------------------------------------------------------
@@ -171,7 +184,7 @@ def outcome(folder: Path, workers: int) -> tuple[list[str], set[str]]:
     return [str(problem) for problem in raised.value.problems], references
 
 
-def test_checking_shared_finds_what_loading_finds(many: Path) -> None:
+def test_checking_shared_finds_what_loading_finds(many: Path, forks: list[int]) -> None:
     with pytest.raises(DefinitionError) as loaded:
         load_definitions([many], {}, require_env=False)
     expected = [str(problem) for problem in loaded.value.problems]
@@ -179,9 +192,12 @@ def test_checking_shared_finds_what_loading_finds(many: Path) -> None:
     assert any("team-09.yaml" in p for p in expected)
     for workers in (1, 2, 3, 5):
         assert outcome(many, workers) == (expected, {"HOOK_TOKEN"})
+    assert len(forks) == 1 + 2 + 4
 
 
-def test_validate_says_the_same_shared_or_not(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_says_the_same_shared_or_not(
+    many: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
     def run(workers: int, *args: str) -> tuple[int, str]:
         monkeypatch.setattr(shares, "available_workers", lambda: workers)
         result = CliRunner().invoke(
@@ -201,9 +217,12 @@ def test_validate_says_the_same_shared_or_not(many: Path, monkeypatch: pytest.Mo
     assert run(3, "--format", "json") == valid
     assert run(3) == run(1)
     assert "24 workflows in 12 files: valid" in run(3)[1]
+    assert forks  # the answers compared were shared
 
 
-def test_a_secret_a_copy_read_is_masked(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_secret_a_copy_read_is_masked(
+    many: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
     """The names of the secrets each copy's files refer to come back, so their values are
     masked in what this process prints (here a title made of one)."""
     for n in range(12):
@@ -223,3 +242,4 @@ def test_a_secret_a_copy_read_is_masked(many: Path, monkeypatch: pytest.MonkeyPa
     warnings = json.loads(result.stdout)["warnings"]
     assert [w["file"] for w in warnings if SECRET.upper() in w["message"]] == [str(many / "team-11.yaml")]
     assert SECRET not in result.output
+    assert len(forks) == 2
