@@ -234,7 +234,7 @@ def check_definitions(
     definition (``validate``): each one's outline. The files are shared among ``workers``
     processes (:mod:`wfsync.shares`) when there are enough bytes to read to be worth it."""
     env = dict(os.environ) if env is None else env
-    options = _Options.made(vars, require_env, environment, include, cache)
+    options = _Options.made(vars, require_env, environment, include, cache, outline=True)
     files, problems = find_files(paths)
     sizes = [_size(path) for path in files]
 
@@ -325,6 +325,7 @@ class _Options:
     include: Callable[[str], bool] | None = None
     cache: ParseCache | None = None  # files read before (never for apply)
     bodies: Mapping[str, Mapping[str, Any]] | None = None  # equal bodies held already, by title
+    outline: bool = False  # the caller keeps titles and places only: no body is built
     # Values already built in this load: body values by field and repr (see _held_once),
     # paths within an entry by ("path", path).
     held: dict[Any, Any] = field(default_factory=dict, compare=False)
@@ -338,10 +339,11 @@ class _Options:
         include: Callable[[str], bool] | None,
         cache: ParseCache | None,
         bodies: Mapping[str, Mapping[str, Any]] | None = None,
+        outline: bool = False,
     ) -> _Options:
         """The options of a load, as its caller names them."""
         vars_for = f" for environment {environment!r}" if environment else ""
-        return cls(dict(vars or {}), require_env, vars_for, include, cache, bodies)
+        return cls(dict(vars or {}), require_env, vars_for, include, cache, bodies, outline)
 
 
 def _read_bounded(path: Path) -> bytes | Problem:
@@ -527,7 +529,11 @@ def _definition(
         {path: written for path, written in secrets.items() if path[0] in fields} if secrets else {}
     )
     lifecycle = entry.get("lifecycle")
-    body = _held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, options.held)
+    body = (
+        {}
+        if options.outline
+        else _held_once(entry, fields, {path[0] for path in secrets} if secrets else _NONE, options.held)
+    )
     if options.bodies:
         same = options.bodies.get(entry["title"])
         if same is not None and same == body and type(same) is dict:
