@@ -3,8 +3,10 @@ work was shared and whatever became of a copy; and validate's answer the same sh
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,31 @@ def test_a_secret_a_copy_read_is_masked(many: Path, monkeypatch: pytest.MonkeyPa
     warnings = json.loads(result.stdout)["warnings"]
     assert [w["file"] for w in warnings if SECRET.upper() in w["message"]] == [str(many / "team-11.yaml")]
     assert SECRET not in result.output
+
+
+def test_copies_reaped_by_the_system_still_answer() -> None:
+    """With SIGCHLD ignored (inherited from a CI launcher, a daemon), the system reaps each
+    copy itself and waitpid fails with ECHILD: their answers, all sent, still count, and
+    validate does not fail with "No child processes"."""
+    former = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        answers = shares.share_map(where, list(range(20)), weights=[1] * 20, workers=3)
+    finally:
+        signal.signal(signal.SIGCHLD, former)
+    assert [square for square, _ in answers] == [item * item for item in range(20)]
+    assert len({pid for _, pid in answers}) == 3
+
+
+def test_a_fork_refused_has_its_share_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process to spare (RLIMIT_NPROC, a cgroup's pids.max): fork fails with EAGAIN, and
+    the work is done here, not "Error: Resource temporarily unavailable"."""
+
+    def refused() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(shares.os, "fork", refused)
+    answers = shares.share_map(where, list(range(10)), weights=[1] * 10, workers=4)
+    assert answers == [(item * item, os.getpid()) for item in range(10)]
+    if before is not None:  # no pipe left open for a copy never made
+        assert len(os.listdir("/proc/self/fd")) == before
