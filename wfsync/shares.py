@@ -73,10 +73,14 @@ def share_map(
         return [function(item) for item in items]
     results: dict[int, Result] = {}
     children: list[tuple[int, int, list[int]]] = []  # pid, read end, the share's indexes
+    here = list(shares[0])
     try:
         for share in shares[1:]:
-            children.append(_start(function, items, share))
-        for index in shares[0]:
+            try:
+                children.append(_start(function, items, share))
+            except OSError:  # no process or pipe to spare (RLIMIT_NPROC, pids.max): done here
+                here += share
+        for index in here:
             results[index] = function(items[index])
         while children:
             pid, reader, share = children.pop(0)
@@ -111,7 +115,12 @@ def _start(
     function: Callable[[Item], Result], items: Sequence[Item], share: list[int]
 ) -> tuple[int, int, list[int]]:
     reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        raise
     if pid == 0:  # the copy: answers, or nothing, and never returns into the caller's code
         code = 1
         try:
@@ -129,14 +138,19 @@ def _start(
 def _collect(pid: int, reader: int, count: int) -> list[Any] | None:
     """The answers of the copy ``pid``, reaped, or None when it gave none it should have."""
     chunks = []
+    status: int | None
     try:
         with contextlib.suppress(OSError):
             while chunk := os.read(reader, 1 << 20):
                 chunks.append(chunk)
     finally:
         os.close(reader)
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored: reaped by the system, its status unknown
+            status = None
+    # Without a status, the answers tell: a copy writes them whole, or a truncated pickle.
+    if status is not None and os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
         answers = pickle.loads(b"".join(chunks))  # our own copy's, over our own pipe
