@@ -6,7 +6,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import select
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +256,45 @@ def test_a_fork_refused_has_its_share_done_here(monkeypatch: pytest.MonkeyPatch)
     assert answers == [(item * item, os.getpid()) for item in range(10)]
     if before is not None:  # no pipe left open for a copy never made
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+ORPHAN = """
+import os, signal, sys
+from wfsync import shares
+log, gate = sys.argv[1], sys.argv[2]
+parent = os.getpid()
+
+def work(item):
+    if os.getpid() == parent:
+        signal.pause()  # this process is killed while at its own share
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()} {item}\\n")
+    if item == 1:  # the copy's first item: held until the test has killed this process
+        with open(gate, "rb") as held:
+            held.read()
+    return item
+
+shares.share_map(work, [0, 1, 2, 3], weights=[1, 1, 1, 1], workers=2)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="no pidfd to wait on a copy")
+def test_a_copy_stops_when_this_process_is_killed(tmp_path: Path) -> None:
+    """Killed (a CI timeout's SIGTERM, SIGKILL), this process leaves no copy working on
+    for no one, holding the output open: a copy whose parent is gone stops at its next item."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    os.mkfifo(gate)
+    process = subprocess.Popen([sys.executable, "-c", ORPHAN, str(log), str(gate)])
+    try:
+        writer = os.open(gate, os.O_WRONLY)  # returns once the copy waits at its item 1
+        copy = int(log.read_text(encoding="utf-8").split()[0])
+        process.kill()
+        process.wait()
+        watch = os.pidfd_open(copy)
+        os.close(writer)  # the copy goes on, its parent gone
+        assert select.select([watch], [], [], 60)[0], "the copy never ended"
+        os.close(watch)
+    finally:
+        process.kill()
+        process.wait()
+    assert log.read_text(encoding="utf-8").split() == [str(copy), "1"]  # never item 3
