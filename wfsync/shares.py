@@ -114,6 +114,7 @@ def _shares(weights: Sequence[int], workers: int) -> list[list[int]]:
 def _start(
     function: Callable[[Item], Result], items: Sequence[Item], share: list[int]
 ) -> tuple[int, int, list[int]]:
+    parent = os.getpid()
     reader, writer = os.pipe()
     try:
         pid = os.fork()
@@ -125,7 +126,12 @@ def _start(
         code = 1
         try:
             os.close(reader)
-            data = pickle.dumps([function(items[index]) for index in share], pickle.HIGHEST_PROTOCOL)
+            answers = []
+            for index in share:
+                if os.getppid() != parent:  # killed: no one to answer, nor to wait for us
+                    os._exit(1)
+                answers.append(function(items[index]))
+            data = pickle.dumps(answers, pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writer, "wb") as stream:
                 stream.write(data)
             code = 0
