@@ -298,3 +298,36 @@ def test_a_copy_stops_when_this_process_is_killed(tmp_path: Path) -> None:
         process.kill()
         process.wait()
     assert log.read_text(encoding="utf-8").split() == [str(copy), "1"]  # never item 3
+
+
+INTERRUPTED = """
+import os, sys
+from wfsync import shares
+read = os.read
+
+def interrupted(*args):
+    os.read = read
+    raise KeyboardInterrupt  # as a SIGINT sent to this process alone would, in its read
+
+os.read = interrupted
+try:
+    shares.share_map(lambda item: "x" * 300_000, list(range(6)), weights=[1] * 6, workers=3)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_while_reading_a_copy_never_hangs() -> None:
+    """Interrupted while reading the first copy (a SIGINT to this process alone), this
+    process waits for that copy: it must end even with its answers larger than a pipe holds,
+    though a later copy, which holds the same pipe open, neither reads it nor ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("hung: the first copy blocked on a pipe a later copy holds open")
+    assert out == "interrupted\n"
