@@ -77,7 +77,7 @@ def share_map(
     try:
         for share in shares[1:]:
             try:
-                children.append(_start(function, items, share))
+                children.append(_start(function, items, share, [child[1] for child in children]))
             except OSError:  # no process or pipe to spare (RLIMIT_NPROC, pids.max): done here
                 here += share
         for index in here:
@@ -112,8 +112,10 @@ def _shares(weights: Sequence[int], workers: int) -> list[list[int]]:
 
 
 def _start(
-    function: Callable[[Item], Result], items: Sequence[Item], share: list[int]
+    function: Callable[[Item], Result], items: Sequence[Item], share: list[int], readers: list[int]
 ) -> tuple[int, int, list[int]]:
+    """A copy working on ``share``: its pid, the read end of its answers, the share.
+    ``readers``: the read ends of the copies made before, which it must not hold open."""
     parent = os.getpid()
     reader, writer = os.pipe()
     try:
@@ -125,7 +127,10 @@ def _start(
     if pid == 0:  # the copy: answers, or nothing, and never returns into the caller's code
         code = 1
         try:
-            os.close(reader)
+            # Only this process may hold a copy's pipe open: one it stops reading (interrupted)
+            # must break that copy's writing, not leave it blocked on a pipe no one reads.
+            for held in (reader, *readers):
+                os.close(held)
             answers = []
             for index in share:
                 if os.getppid() != parent:  # killed: no one to answer, nor to wait for us
