@@ -331,3 +331,29 @@ def test_an_interrupt_while_reading_a_copy_never_hangs() -> None:
         process.communicate()
         pytest.fail("hung: the first copy blocked on a pipe a later copy holds open")
     assert out == "interrupted\n"
+
+
+ESCAPED = """
+import os
+from wfsync import shares
+parent, fork = os.getpid(), os.fork
+
+def interrupted_copy():
+    pid = fork()
+    if pid == 0:
+        raise KeyboardInterrupt  # a Ctrl-C that reaches the copy as it begins
+    return pid
+
+os.fork = interrupted_copy
+try:
+    print(shares.share_map(lambda item: item * 2, [1, 2, 3, 4], weights=[1] * 4, workers=2))
+except KeyboardInterrupt:
+    print("escaped into the caller in", "a copy" if os.getpid() != parent else "this process")
+"""
+
+
+def test_a_copy_interrupted_as_it_begins_never_runs_the_callers_code() -> None:
+    """A copy must never return into the code that called share_map (a second "Aborted!",
+    buffers flushed twice, an exit handler run twice), however early it is interrupted."""
+    done = subprocess.run([sys.executable, "-c", ESCAPED], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "[2, 4, 6, 8]\n"
