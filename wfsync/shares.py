@@ -120,7 +120,9 @@ def _start(
     reader, writer = os.pipe()
     try:
         pid = os.fork()
-    except OSError:
+    except BaseException:
+        if os.getpid() != parent:  # the copy, interrupted as it began: never the caller's code
+            os._exit(1)
         os.close(reader)
         os.close(writer)
         raise
