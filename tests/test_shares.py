@@ -24,6 +24,15 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 SECRET = "s3cr3t-shared-9f1c-never-printed"
 
 
+@pytest.fixture(autouse=True)
+def alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if this were the only thread: the session's emulator (conftest), once started by
+    an earlier test in this process, keeps a server thread, and share_map would then never
+    fork, leaving these tests to compare unshared with unshared. That thread idles between
+    tests; the copies run only the functions given here."""
+    monkeypatch.setattr(shares.threading, "active_count", lambda: 1)
+
+
 def where(item: int) -> tuple[int, int]:
     return item * item, os.getpid()
 
