@@ -366,3 +366,40 @@ def test_a_copy_interrupted_as_it_begins_never_runs_the_callers_code() -> None:
     buffers flushed twice, an exit handler run twice), however early it is interrupted."""
     done = subprocess.run([sys.executable, "-c", ESCAPED], capture_output=True, text=True, timeout=60)
     assert done.stdout == "[2, 4, 6, 8]\n"
+
+
+STUCK = """
+import os, signal
+from wfsync import shares
+parent, read = os.getpid(), os.read
+
+def interrupted(*args):
+    os.read = read
+    raise KeyboardInterrupt  # a SIGINT to this process alone, as it waits for a copy
+
+def work(item):
+    if os.getpid() != parent:
+        signal.pause()  # a copy with a long share still to go
+    return item
+
+os.read = interrupted
+try:
+    shares.share_map(work, [1, 2], weights=[1, 1], workers=2)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_while_waiting_for_a_copy_ends_it() -> None:
+    """Interrupted while waiting for a copy's answers, this process stops that copy too,
+    rather than waiting for it to finish a share whose answers no one will read."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUCK], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("hung: waited for the copy to finish its share")
+    assert out == "interrupted\n"
