@@ -156,6 +156,10 @@ def _collect(pid: int, reader: int, count: int) -> list[Any] | None:
         with contextlib.suppress(OSError):
             while chunk := os.read(reader, 1 << 20):
                 chunks.append(chunk)
+    except BaseException:  # interrupted: its answers will not be read, its share not waited for
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        raise
     finally:
         os.close(reader)
         try:
