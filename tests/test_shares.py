@@ -3,8 +3,13 @@ work was shared and whatever became of a copy; and validate's answer the same sh
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -243,3 +248,199 @@ def test_a_secret_a_copy_read_is_masked(
     assert [w["file"] for w in warnings if SECRET.upper() in w["message"]] == [str(many / "team-11.yaml")]
     assert SECRET not in result.output
     assert len(forks) == 2
+
+
+def test_copies_reaped_by_the_system_still_answer() -> None:
+    """With SIGCHLD ignored (inherited from a CI launcher, a daemon), the system reaps each
+    copy itself and waitpid fails with ECHILD: their answers, all sent, still count, and
+    validate does not fail with "No child processes"."""
+    former = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        answers = shares.share_map(where, list(range(20)), weights=[1] * 20, workers=3)
+    finally:
+        signal.signal(signal.SIGCHLD, former)
+    assert [square for square, _ in answers] == [item * item for item in range(20)]
+    assert len({pid for _, pid in answers}) == 3
+
+
+def test_a_fork_refused_has_its_share_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process to spare (RLIMIT_NPROC, a cgroup's pids.max): fork fails with EAGAIN, and
+    the work is done here, not "Error: Resource temporarily unavailable"."""
+
+    def refused() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(shares.os, "fork", refused)
+    answers = shares.share_map(where, list(range(10)), weights=[1] * 10, workers=4)
+    assert answers == [(item * item, os.getpid()) for item in range(10)]
+    if before is not None:  # no pipe left open for a copy never made
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+ORPHAN = """
+import os, signal, sys
+from wfsync import shares
+log, gate = sys.argv[1], sys.argv[2]
+parent = os.getpid()
+
+def work(item):
+    if os.getpid() == parent:
+        signal.pause()  # this process is killed while at its own share
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()} {item}\\n")
+    if item == 1:  # the copy's first item: held until the test has killed this process
+        with open(gate, "rb") as held:
+            held.read()
+    return item
+
+shares.share_map(work, [0, 1, 2, 3], weights=[1, 1, 1, 1], workers=2)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="no pidfd to wait on a copy")
+def test_a_copy_stops_when_this_process_is_killed(tmp_path: Path) -> None:
+    """Killed (a CI timeout's SIGTERM, SIGKILL), this process leaves no copy working on
+    for no one, holding the output open: a copy whose parent is gone stops at its next item."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    os.mkfifo(gate)
+    process = subprocess.Popen([sys.executable, "-c", ORPHAN, str(log), str(gate)])
+    try:
+        writer = os.open(gate, os.O_WRONLY)  # returns once the copy waits at its item 1
+        copy = int(log.read_text(encoding="utf-8").split()[0])
+        process.kill()
+        process.wait()
+        watch = os.pidfd_open(copy)
+        os.close(writer)  # the copy goes on, its parent gone
+        assert select.select([watch], [], [], 60)[0], "the copy never ended"
+        os.close(watch)
+    finally:
+        process.kill()
+        process.wait()
+    assert log.read_text(encoding="utf-8").split() == [str(copy), "1"]  # never item 3
+
+
+INTERRUPTED = """
+import os, sys
+from wfsync import shares
+read = os.read
+
+def interrupted(*args):
+    os.read = read
+    raise KeyboardInterrupt  # as a SIGINT sent to this process alone would, in its read
+
+os.read = interrupted
+try:
+    shares.share_map(lambda item: "x" * 300_000, list(range(6)), weights=[1] * 6, workers=3)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_while_reading_a_copy_never_hangs() -> None:
+    """Interrupted while reading the first copy (a SIGINT to this process alone), this
+    process waits for that copy: it must end even with its answers larger than a pipe holds,
+    though a later copy, which holds the same pipe open, neither reads it nor ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("hung: the first copy blocked on a pipe a later copy holds open")
+    assert out == "interrupted\n"
+
+
+ESCAPED = """
+import os
+from wfsync import shares
+parent, fork = os.getpid(), os.fork
+
+def interrupted_copy():
+    pid = fork()
+    if pid == 0:
+        raise KeyboardInterrupt  # a Ctrl-C that reaches the copy as it begins
+    return pid
+
+os.fork = interrupted_copy
+try:
+    print(shares.share_map(lambda item: item * 2, [1, 2, 3, 4], weights=[1] * 4, workers=2))
+except KeyboardInterrupt:
+    print("escaped into the caller in", "a copy" if os.getpid() != parent else "this process")
+"""
+
+
+def test_a_copy_interrupted_as_it_begins_never_runs_the_callers_code() -> None:
+    """A copy must never return into the code that called share_map (a second "Aborted!",
+    buffers flushed twice, an exit handler run twice), however early it is interrupted."""
+    done = subprocess.run([sys.executable, "-c", ESCAPED], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "[2, 4, 6, 8]\n"
+
+
+STUCK = """
+import os, signal
+from wfsync import shares
+parent, read = os.getpid(), os.read
+
+def interrupted(*args):
+    os.read = read
+    raise KeyboardInterrupt  # a SIGINT to this process alone, as it waits for a copy
+
+def work(item):
+    if os.getpid() != parent:
+        signal.pause()  # a copy with a long share still to go
+    return item
+
+os.read = interrupted
+try:
+    shares.share_map(work, [1, 2], weights=[1, 1], workers=2)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_while_waiting_for_a_copy_ends_it() -> None:
+    """Interrupted while waiting for a copy's answers, this process stops that copy too,
+    rather than waiting for it to finish a share whose answers no one will read."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUCK], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("hung: waited for the copy to finish its share")
+    assert out == "interrupted\n"
+
+
+PIPES = """
+import os
+from wfsync import shares
+
+def pipes():
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
+
+before, parent = pipes(), os.getpid()
+answers = shares.share_map(lambda _: (os.getpid(), pipes()), list(range(8)), weights=[1] * 8, workers=4)
+print(sorted(len(held - before) for pid, held in set((p, frozenset(h)) for p, h in answers) if pid != parent))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc to list a copy's pipes")
+def test_a_copy_holds_no_other_copys_pipe() -> None:
+    """Each copy holds its own pipe's write end and no other copy's read end: were one
+    held, a copy this process stopped reading could block on it for good, not break.
+    (In a process of its own: another thread of this one opens pipes meanwhile.)"""
+    done = subprocess.run([sys.executable, "-c", PIPES], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "[1, 1, 1]\n", done.stderr

@@ -73,10 +73,14 @@ def share_map(
         return [function(item) for item in items]
     results: dict[int, Result] = {}
     children: list[tuple[int, int, list[int]]] = []  # pid, read end, the share's indexes
+    here = list(shares[0])
     try:
         for share in shares[1:]:
-            children.append(_start(function, items, share))
-        for index in shares[0]:
+            try:
+                children.append(_start(function, items, share, [child[1] for child in children]))
+            except OSError:  # no process or pipe to spare (RLIMIT_NPROC, pids.max): done here
+                here += share
+        for index in here:
             results[index] = function(items[index])
         while children:
             pid, reader, share = children.pop(0)
@@ -108,15 +112,33 @@ def _shares(weights: Sequence[int], workers: int) -> list[list[int]]:
 
 
 def _start(
-    function: Callable[[Item], Result], items: Sequence[Item], share: list[int]
+    function: Callable[[Item], Result], items: Sequence[Item], share: list[int], readers: list[int]
 ) -> tuple[int, int, list[int]]:
+    """A copy working on ``share``: its pid, the read end of its answers, the share.
+    ``readers``: the read ends of the copies made before, which it must not hold open."""
+    parent = os.getpid()
     reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except BaseException:
+        if os.getpid() != parent:  # the copy, interrupted as it began: never the caller's code
+            os._exit(1)
+        os.close(reader)
+        os.close(writer)
+        raise
     if pid == 0:  # the copy: answers, or nothing, and never returns into the caller's code
         code = 1
         try:
-            os.close(reader)
-            data = pickle.dumps([function(items[index]) for index in share], pickle.HIGHEST_PROTOCOL)
+            # Only this process may hold a copy's pipe open: one it stops reading (interrupted)
+            # must break that copy's writing, not leave it blocked on a pipe no one reads.
+            for held in (reader, *readers):
+                os.close(held)
+            answers = []
+            for index in share:
+                if os.getppid() != parent:  # killed: no one to answer, nor to wait for us
+                    os._exit(1)
+                answers.append(function(items[index]))
+            data = pickle.dumps(answers, pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writer, "wb") as stream:
                 stream.write(data)
             code = 0
@@ -129,14 +151,23 @@ def _start(
 def _collect(pid: int, reader: int, count: int) -> list[Any] | None:
     """The answers of the copy ``pid``, reaped, or None when it gave none it should have."""
     chunks = []
+    status: int | None
     try:
         with contextlib.suppress(OSError):
             while chunk := os.read(reader, 1 << 20):
                 chunks.append(chunk)
+    except BaseException:  # interrupted: its answers will not be read, its share not waited for
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        raise
     finally:
         os.close(reader)
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored: reaped by the system, its status unknown
+            status = None
+    # Without a status, the answers tell: a copy writes them whole, or a truncated pickle.
+    if status is not None and os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
         answers = pickle.loads(b"".join(chunks))  # our own copy's, over our own pipe
