@@ -123,11 +123,16 @@ def _validator(name: str) -> Any:
 
 @functools.cache
 def _fast_check_in(directory: Path, name: str) -> Any:
+    import copy
+
     import fastjsonschema
 
+    # Copies: fastjsonschema rewrites the references of the schemas it compiles in place,
+    # and the composed ones are cached for every other reader (the emulator's OpenAPI).
+    found = documents(directory)
     return fastjsonschema.compile(
-        compose(directory, name),
-        handlers={"https": documents(directory).__getitem__},
+        copy.deepcopy(compose(directory, name)),
+        handlers={"https": lambda uri: copy.deepcopy(found[uri])},
         formats=_FORMATS,
         use_default=False,
     )
