@@ -412,40 +412,42 @@ this one measured "before" with this tree's code for that reason; its pairs are 
 
 NOTES = """## Reading the figures
 
-- **This run was made on a busy machine** (2026-11-29 01:28-01:45 UTC): `wfsync --help` took
-  146 ms here and 87 ms in the quiet run of 2026-11-28, and bare loops over the same pages
-  varied by a third from one row to the next. Read each ratio within its row (plan and bare
-  loop measured side by side), not absolute times across rows; one run per figure. A run
-  of the same code half an hour earlier gave 1.06x (10,000, pages of 25), 1.43x (pages of
-  100), 1.04x and 0.99x (50,000 and 100,000) where this one gives 0.89x, 1.07x, 1.39x, 1.18x.
+- **This run was made on a busy machine** (2026-11-29 02:55-03:13 UTC): `wfsync --help` took
+  134 ms here and 87 ms in the quiet run of 2026-11-28, and the code of `c284528` took 2.45 s
+  to validate what it validated in 0.56 s when issue 17 was filed. Read each ratio within
+  its row (measured side by side), not absolute times across rows; one run per figure.
+  Rows move between runs: plan of 10,000 at pages of 100, cold, gave 1.83x here, 1.07x and
+  1.43x in the two runs before, and 1.51x (median of 3) by `python bench/plan.py --workflows
+  10000 --runs 3 --page-cap 100` right after this one.
 - **plan**: the listing's pages slide (a page is asked for as soon as one arrives and the
   stop rule allows one more, not a batch at a time), the files are read one at a time with
   four turns of the event loop between them, so pages keep moving, and whichever of a live
   body and its definition comes second holds the first's object when the two are equal
   (`shapes.share`, `definitions.loading_steps(bodies=)`). With pages of 25, as issue 17
-  measures, plan of 10,000 takes 0.89x the bare sequential loop cold (2.24x before), 1.14x
-  with an empty cache (a fresh CI runner, which writes the cache), 0.67x warm; with 20 ms
-  per request 0.21x (0.49x before). With pages of 100 the server does less per workflow and
-  the client's own CPU decides: 1.07-1.43x cold, 1.03x warm; 50,000 and 100,000 1.04-1.39x
-  and 0.99-1.18x (3.53x and 2.10x before), 0.46x and 0.62x at 20 ms. What is left is the
-  reading of 10,000 definitions with a location for every value (yamlfast, the schema,
-  building each `Definition`): ~0.5 s of CPU on a quiet machine, more than the emulator
-  spends on 100 pages.
-- **memory**: 1.17-1.33 KiB per workflow above start-up at 10,000, 1.38 KiB at 100,000
-  (4.5 KiB before): bodies held once whichever side comes first, and a live body whose
-  definition is not read yet shares the fields equal to the one before it.
+  measures, plan of 10,000 takes 0.89x the bare sequential loop cold (2.21x before), 0.94x
+  with an empty cache (a fresh CI runner, which writes the cache), 0.68x warm; with 20 ms
+  per request 0.23x (0.56x before). With pages of 100 the server does less per workflow and
+  the client's own CPU decides: 1.07-1.83x cold, 1.03x warm; 50,000 and 100,000 1.30x and
+  1.17x (2.90x and 2.36x before), 0.49x and 0.58x at 20 ms. What is left is the reading of
+  10,000 definitions with a location for every value (yamlfast, the schema, building each
+  `Definition`): ~0.5 s of CPU on a quiet machine, more than the emulator spends on 100 pages.
+- **memory**: 1.21-1.33 KiB per workflow above start-up at 10,000, 1.35 KiB at 50,000 and
+  1.38 KiB at 100,000 (4.5 KiB before): bodies held once whichever side comes first, and a
+  live body whose definition is not read yet shares the fields equal to the one before it.
 - **apply**: wfsync sends through its own HTTP/1.1 pool (wfsync/http11.py); client CPU
-  per write 0.4-0.75 ms at every parallelism (2.7-7.0 ms before); parallelism 32 takes 0.51x
-  the time at 10 and 64 0.45x. What limits it now is **the server**: the emulator (one
+  per write 0.33-0.57 ms at every parallelism (2.4-8.2 ms before); parallelism 32 takes 0.51x
+  the time at 10 and 64 0.38x. What limits it now is **the server**: the emulator (one
   process, uvicorn + Starlette + SQLite) spends ~0.7 ms of CPU per create, so 1,000 creates
   need most of a second of its core whatever the client does; then the fixed cost of a
   command (start-up, reading, listing, write-scope check, verification listing).
-- **validate**: 1.23 s cold and 0.64 s warm here, against 1.79 s before in the same run
-  (0.69x and 0.36x; the run half an hour earlier: 0.49x and 0.22x); the quiet run of
-  2026-11-28 measured 0.68 s and 0.33 s against 1.06 s. Issue 17 asks for under 0.3 s: not
-  met. Cold is the reading itself (above); PyYAML's C loader was measured slower than
-  wfsync's own reader for these files (1.32 s against ~0.5 s for the 100 files), and reading
-  half the files in a forked process saved 10-30% (its results must come back pickled).
+- **validate**: 0.82 s cold against 2.45 s before in the same run (0.33x), 0.55 s warm
+  (0.22x), and 1.34 s held to one core (0.54x). It shares the files between itself and a
+  forked copy a core (wfsync/shares.py), each copy sending back titles, places, problems and
+  secret names only: sending back whole definitions cost more than it saved (pickling 5,000
+  took 0.13-0.2 s). With one core, what is left is the reading itself (the table above) and
+  start-up (~0.1 s of imports, click's a third of it). Issue 17's 0.3 s was a quarter of this
+  same code's time at filing (0.56 s then, 2.45 s in this run); the ratio it asks for, 0.54x,
+  is met with two cores, and just met with one.
 - **the emulator** serves `GET /v1/workflows?limit=100` with 1,000 workflows stored at
   about 1,400 pages a second (`python bench/emulator_rps.py`, wrk from a second process);
   its pages cost more the further in they are (an SQLite OFFSET).
