@@ -444,3 +444,31 @@ def test_a_copy_holds_no_other_copys_pipe() -> None:
     (In a process of its own: another thread of this one opens pipes meanwhile.)"""
     done = subprocess.run([sys.executable, "-c", PIPES], capture_output=True, text=True, timeout=60)
     assert done.stdout == "[1, 1, 1]\n", done.stderr
+
+
+def test_an_interrupt_as_a_copy_is_made_still_has_it_reaped(
+    monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    """A SIGINT arriving just as fork returns here, before the copy is recorded: held back
+    until it is, so the copy is still stopped and reaped, never left behind."""
+    parent, made, fork = os.getpid(), [], os.fork
+
+    def fork_then_interrupted() -> int:
+        pid = fork()
+        if pid and os.getpid() == parent:
+            made.append(pid)
+            os.kill(parent, signal.SIGINT)  # delivered here at once, unless held back
+        return pid
+
+    def blocked(item: int) -> int:
+        # Every copy still working when the interrupt lands (bounded: were the rule broken,
+        # the copy left behind would hold pytest's output open for good).
+        select.select([os.pipe()[0]], [], [], 60)
+        return item
+
+    monkeypatch.setattr(shares.os, "fork", fork_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        shares.share_map(blocked, list(range(4)), weights=[1] * 4, workers=2)
+    assert len(made) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(made[0], os.WNOHANG)  # stopped and reaped

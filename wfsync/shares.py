@@ -18,7 +18,7 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 __all__ = ["available_workers", "share_map"]
@@ -77,7 +77,8 @@ def share_map(
     try:
         for share in shares[1:]:
             try:
-                children.append(_start(function, items, share, [child[1] for child in children]))
+                with _interrupts_held() as mask:  # a copy made is a copy recorded, to be reaped
+                    children.append(_start(function, items, share, [child[1] for child in children], mask))
             except OSError:  # no process or pipe to spare (RLIMIT_NPROC, pids.max): done here
                 here += share
         for index in here:
@@ -93,6 +94,24 @@ def share_map(
         for pid, reader, _ in children:
             _end(pid, reader)
     return [results[index] for index in range(len(items))]
+
+
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[set[int | signal.Signals] | None]:
+    """SIGINT and SIGTERM held back (delivered on leaving) while a copy is made and
+    recorded: one arriving in between would leave a copy no one reaps. Gives the signal
+    mask to go back to (None where there is none to set)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield None
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield before
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _can_fork(workers: int, count: int) -> bool:
@@ -112,10 +131,15 @@ def _shares(weights: Sequence[int], workers: int) -> list[list[int]]:
 
 
 def _start(
-    function: Callable[[Item], Result], items: Sequence[Item], share: list[int], readers: list[int]
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    share: list[int],
+    readers: list[int],
+    mask: set[int | signal.Signals] | None = None,
 ) -> tuple[int, int, list[int]]:
     """A copy working on ``share``: its pid, the read end of its answers, the share.
-    ``readers``: the read ends of the copies made before, which it must not hold open."""
+    ``readers``: the read ends of the copies made before, which it must not hold open;
+    ``mask``: the signal mask the copy works with (this one's is holding interrupts back)."""
     parent = os.getpid()
     reader, writer = os.pipe()
     try:
@@ -129,6 +153,8 @@ def _start(
     if pid == 0:  # the copy: answers, or nothing, and never returns into the caller's code
         code = 1
         try:
+            if mask is not None:  # the copy takes interrupts again, as this process had them
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             # Only this process may hold a copy's pipe open: one it stops reading (interrupted)
             # must break that copy's writing, not leave it blocked on a pipe no one reads.
             for held in (reader, *readers):
