@@ -85,10 +85,44 @@ def test_another_thread_keeps_the_work_here(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_containers_cpu_quota_is_read(
     tmp_path: Path, files: dict[str, str], expected: float | None
 ) -> None:
+    root = tmp_path / "cgroup"
     for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="ascii")
-    assert shares._cpu_quota(str(tmp_path)) == expected
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="ascii")
+    assert shares._cpu_quota(str(root), str(tmp_path / "no-listing")) == expected
+
+
+@pytest.mark.parametrize(
+    ("listing", "files", "expected"),
+    [
+        # A systemd slice's CPUQuota=, set on a parent of the process's own cgroup (v2).
+        ("0::/ci.slice/runner.service\n", {"ci.slice/cpu.max": "100000 100000\n"}, 1.0),
+        # The tightest of the cgroup's and its parents'.
+        (
+            "0::/a/b\n",
+            {"a/cpu.max": "300000 100000\n", "a/b/cpu.max": "200000 100000\n", "cpu.max": "max 100000"},
+            2.0,
+        ),
+        # cgroup v1: the cpu controller's hierarchy, found by its name among others.
+        (
+            "12:memory:/x\n4:cpu,cpuacct:/docker/abc\n",
+            {"cpu/docker/cpu.cfs_quota_us": "50000\n", "cpu/docker/cpu.cfs_period_us": "100000\n"},
+            0.5,
+        ),
+        # A path that tries to climb out of the hierarchy stays in it.
+        ("0::/../../etc\n", {"cpu.max": "100000 100000\n"}, 1.0),
+        ("garbage\n", {}, None),
+    ],
+)
+def test_the_quota_of_a_parent_cgroup_counts(
+    tmp_path: Path, listing: str, files: dict[str, str], expected: float | None
+) -> None:
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="ascii")
+    (tmp_path / "listing").write_text(listing, encoding="utf-8")
+    assert shares._cpu_quota(str(root), str(tmp_path / "listing")) == expected
 
 
 def test_the_workers_are_the_cores_less_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:

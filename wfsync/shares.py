@@ -42,17 +42,46 @@ def available_workers() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-def _cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
-    """The CPUs this process's cgroup may use (its quota over its period), or None for no
-    limit or none known: cgroup v2's cpu.max, else v1's cfs files."""
+def _cpu_quota(root: str = "/sys/fs/cgroup", listing: str = "/proc/self/cgroup") -> float | None:
+    """The CPUs this process's cgroups let it use: the smallest quota over its period of its
+    cgroup and every parent's (a systemd slice's ``CPUQuota=``, a container's), or None for
+    no limit or none known. cgroup v2's cpu.max, else v1's cfs files."""
+    limits = [limit for folder in _cgroup_folders(root, listing) if (limit := _quota_in(folder)) is not None]
+    return min(limits, default=None)
+
+
+def _cgroup_folders(root: str, listing: str) -> list[str]:
+    """The folders of this process's cgroup and of each parent up to ``root``, for v2 and
+    for v1's cpu controller (from ``listing``, the kernel's /proc/self/cgroup)."""
+    paths = {"v2": "", "v1": ""}
     try:
-        with open(f"{root}/cpu.max", encoding="ascii") as handle:
+        with open(listing, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        number, controllers, path = [*line.split(":", 2), "", ""][:3]
+        if number == "0" and not controllers:
+            paths["v2"] = path
+        elif "cpu" in controllers.split(","):
+            paths["v1"] = path
+    folders = []
+    for base, path in ((root, paths["v2"]), (f"{root}/cpu", paths["v1"])):
+        parts = [part for part in path.split("/") if part and part != ".."]
+        folders += ["/".join([base, *parts[:depth]]) for depth in range(len(parts), -1, -1)]
+    return folders
+
+
+def _quota_in(folder: str) -> float | None:
+    """The CPU quota set in one cgroup folder, or None."""
+    try:
+        with open(f"{folder}/cpu.max", encoding="ascii") as handle:
             quota, period = handle.read().split()[:2]
     except (OSError, ValueError):
         try:
-            with open(f"{root}/cpu/cpu.cfs_quota_us", encoding="ascii") as handle:
+            with open(f"{folder}/cpu.cfs_quota_us", encoding="ascii") as handle:
                 quota = handle.read().strip()
-            with open(f"{root}/cpu/cpu.cfs_period_us", encoding="ascii") as handle:
+            with open(f"{folder}/cpu.cfs_period_us", encoding="ascii") as handle:
                 period = handle.read().strip()
         except OSError:
             return None
