@@ -35,7 +35,6 @@ from wfsync import body as workflow_body
 from wfsync import schema
 from wfsync.errors import WfsyncError
 from wfsync.schedules import Schedule, ScheduleError, platform_timezone, read_schedule
-from wfsync.shares import share_map
 from wfsync.yamlsource import MAX_BYTES, Document, Location, Problem, YamlError, paused_gc, read_yaml
 
 if TYPE_CHECKING:
@@ -233,6 +232,8 @@ def check_definitions(
     """:func:`load_definitions`, with the same problems raised, for a caller that keeps no
     definition (``validate``): each one's outline. The files are shared among ``workers``
     processes (:mod:`wfsync.shares`) when there are enough bytes to read to be worth it."""
+    from wfsync.shares import share_map  # only validate shares: plan never imports it
+
     env = dict(os.environ) if env is None else env
     options = _Options.made(vars, require_env, environment, include, cache, outline=True)
     files, problems = find_files(paths)
