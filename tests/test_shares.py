@@ -375,16 +375,23 @@ def test_an_interrupt_while_reading_a_copy_never_hangs() -> None:
     """Interrupted while reading the first copy (a SIGINT to this process alone), this
     process waits for that copy: it must end even with its answers larger than a pipe holds,
     though a later copy, which holds the same pipe open, neither reads it nor ends."""
+    out = output_unless_hung(INTERRUPTED, "hung: the first copy blocked on a pipe a later copy holds open")
+    assert out == "interrupted\n"
+
+
+def output_unless_hung(script: str, hung: str) -> str:
+    """What ``script`` prints, run in a session of its own; the test fails with ``hung``
+    (its processes all killed) if it has not ended within a minute."""
     process = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        pytest.fail("hung: the first copy blocked on a pipe a later copy holds open")
-    assert out == "interrupted\n"
+        pytest.fail(hung)
+    return out
 
 
 ESCAPED = """
@@ -438,16 +445,7 @@ except KeyboardInterrupt:
 def test_an_interrupt_while_waiting_for_a_copy_ends_it() -> None:
     """Interrupted while waiting for a copy's answers, this process stops that copy too,
     rather than waiting for it to finish a share whose answers no one will read."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", STUCK], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        out, _ = process.communicate(timeout=60)  # a bound on a failure, not a wait for success
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail("hung: waited for the copy to finish its share")
-    assert out == "interrupted\n"
+    assert output_unless_hung(STUCK, "hung: waited for the copy to finish its share") == "interrupted\n"
 
 
 PIPES = """
