@@ -285,9 +285,10 @@ def test_a_secret_a_copy_read_is_masked(
 
 
 def test_copies_reaped_by_the_system_still_answer() -> None:
-    """With SIGCHLD ignored (inherited from a CI launcher, a daemon), the system reaps each
-    copy itself and waitpid fails with ECHILD: their answers, all sent, still count, and
-    validate does not fail with "No child processes"."""
+    """With SIGCHLD ignored (inherited from a CI launcher, a daemon), the copies' answers
+    still count: validate once failed here with "No child processes", the system having
+    reaped each copy itself. (SIGCHLD is now put back to its default meanwhile, below; an
+    ECHILD still left, the answers, written whole or not at all, tell.)"""
     former = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
         answers = shares.share_map(where, list(range(20)), weights=[1] * 20, workers=3)
@@ -295,6 +296,26 @@ def test_copies_reaped_by_the_system_still_answer() -> None:
         signal.signal(signal.SIGCHLD, former)
     assert [square for square, _ in answers] == [item * item for item in range(20)]
     assert len({pid for _, pid in answers}) == 3
+
+
+def test_while_copies_run_the_system_does_not_reap_them() -> None:
+    """SIGCHLD ignored: put back to its default while copies run, so that this process reaps
+    them (their exit status seen, their pids never reused before it stops them), and ignored
+    again after."""
+    parent, seen = os.getpid(), []
+
+    def handler_here(item: int) -> int:
+        if os.getpid() == parent:
+            seen.append(signal.getsignal(signal.SIGCHLD))
+        return item
+
+    former = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert shares.share_map(handler_here, list(range(6)), weights=[1] * 6, workers=2) == list(range(6))
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGCHLD, former)
+    assert seen and set(seen) == {signal.SIG_DFL}
 
 
 def test_a_fork_refused_has_its_share_done_here(monkeypatch: pytest.MonkeyPatch) -> None:

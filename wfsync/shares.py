@@ -100,6 +100,13 @@ def share_map(
     shares = _shares(weights, workers) if _can_fork(workers, len(items)) else []
     if len(shares) < 2:
         return [function(item) for item in items]
+    with _children_kept():
+        return _shared_out(function, items, shares)
+
+
+def _shared_out(
+    function: Callable[[Item], Result], items: Sequence[Item], shares: list[list[int]]
+) -> list[Result]:
     results: dict[int, Result] = {}
     children: list[tuple[int, int, list[int]]] = []  # pid, read end, the share's indexes
     here = list(shares[0])
@@ -123,6 +130,25 @@ def share_map(
         for pid, reader, _ in children:
             _end(pid, reader)
     return [results[index] for index in range(len(items))]
+
+
+@contextlib.contextmanager
+def _children_kept() -> Iterator[None]:
+    """SIGCHLD back to its default while copies run, if it was ignored (inherited from a CI
+    launcher, a daemon): the system would reap each copy itself, its exit status lost and
+    its pid free for another process before this one stops it."""
+    ignored = (
+        hasattr(signal, "SIGCHLD")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    )
+    if ignored:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 
 
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
