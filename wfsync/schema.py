@@ -127,12 +127,13 @@ def _fast_check_in(directory: Path, name: str) -> Any:
 
     import fastjsonschema
 
-    # Copies: fastjsonschema rewrites the references of the schemas it compiles in place,
+    # A copy: fastjsonschema rewrites the references of the schemas it compiles in place,
     # and the composed ones are cached for every other reader (the emulator's OpenAPI).
-    found = documents(directory)
+    # Copied together, so the schema compiled is still the one its references lead back to.
+    schema, found = copy.deepcopy((compose(directory, name), documents(directory)))
     return fastjsonschema.compile(
-        copy.deepcopy(compose(directory, name)),
-        handlers={"https": lambda uri: copy.deepcopy(found[uri])},
+        schema,
+        handlers={"https": found.__getitem__},
         formats=_FORMATS,
         use_default=False,
     )

@@ -245,8 +245,8 @@ def _collect(pid: int, reader: int, count: int) -> list[Any] | None:
         os.close(reader)
         try:
             _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # SIGCHLD ignored: reaped by the system, its status unknown
-            status = None
+        except ChildProcessError:  # reaped by the system all the same (SIGCHLD ignored in a
+            status = None  # way _children_kept cannot undo): its status unknown
     # Without a status, the answers tell: a copy writes them whole, or a truncated pickle.
     if status is not None and os.waitstatus_to_exitcode(status) != 0:
         return None

@@ -110,13 +110,13 @@ class _Reader:
         return items
 
     def read(self, text: str) -> tuple[Any, dict[Any, Mark], dict[Any, Mark], list[tuple[Any, ...]]]:
-        values, keys, scalar, dollars, resolved, strings = (
+        values, keys, scalar, dollars, resolved, shared = (
             self.values,
             self.keys,
             self.scalar,
             self.dollars,
             self.resolved,
-            self.strings,
+            self._shared,
         )
         match_line, intern = _LINE.match, sys.intern
         root: dict[str, Any] = {}
@@ -202,7 +202,7 @@ class _Reader:
                 if resolved is not None and written[0] not in resolved:
                     if "$" in written:
                         dollars.append(key_path)
-                    container[key] = strings.setdefault(written, written) if len(written) <= 32 else written
+                    container[key] = shared(written)
                     continue
                 try:
                     value = scalar(written)
@@ -210,7 +210,7 @@ class _Reader:
                     raise _Unusual from None
                 if "$" in written and type(value) is str:
                     dollars.append(key_path)
-                container[key] = self._shared(value)
+                container[key] = shared(value)
         if pending is not None or not stack:
             raise _Unusual
         return root, values, keys, dollars
