@@ -227,13 +227,12 @@ def check_definitions(
     include: Callable[[str], bool] | None = None,
     cache: ParseCache | None = None,
     references: set[str] | None = None,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> list[Outline]:
     """:func:`load_definitions`, with the same problems raised, for a caller that keeps no
     definition (``validate``): each one's outline. The files are shared among ``workers``
-    processes (:mod:`wfsync.shares`) when there are enough bytes to read to be worth it."""
-    from wfsync.shares import share_map  # only validate shares: plan never imports it
-
+    processes (default: one a core, :mod:`wfsync.shares`) when there are enough bytes to
+    read to be worth it."""
     env = dict(os.environ) if env is None else env
     options = _Options.made(vars, require_env, environment, include, cache, outline=True)
     files, problems = find_files(paths)
@@ -245,15 +244,19 @@ def check_definitions(
         located = [(d.title, d.location.line, d.location.column, d.former_titles) for d in loaded]
         return located, file_problems, found
 
-    if sum(sizes) < SHARED_BYTES:
-        workers = 1
-    elif workers > 1:  # what every copy needs, made once, here, before they are made
-        import wfsync.yamlcompose  # noqa: F401
-
-        schema.prepare("definitions")
     outlines: list[Outline] = []
     with paused_gc():
-        shared = share_map(outline, files, weights=sizes, workers=workers)
+        if sum(sizes) < SHARED_BYTES:
+            shared = [outline(path) for path in files]
+        else:  # only then are shares (and pickle) imported, the cores counted
+            from wfsync import shares
+
+            workers = shares.available_workers() if workers is None else workers
+            if workers > 1:  # what every copy needs, made once, here, before they are made
+                import wfsync.yamlcompose  # noqa: F401
+
+                schema.prepare("definitions")
+            shared = shares.share_map(outline, files, weights=sizes, workers=workers)
         for path, (located, file_problems, found) in zip(files, shared, strict=True):
             file = str(path)
             outlines += [

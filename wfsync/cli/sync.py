@@ -89,7 +89,6 @@ def validate(
     from wfsync.config import load_settings, select_environments
     from wfsync.definitions import DefinitionError, check_definitions, title_warnings
     from wfsync.parsecache import user_cache
-    from wfsync.shares import available_workers
 
     settings = load_settings(config_file)
     cache = user_cache()
@@ -111,7 +110,6 @@ def validate(
                     include=environment.manages if environment.only else None,
                     cache=cache,
                     references=references,
-                    workers=available_workers(),
                 )
             except DefinitionError as exc:
                 problems_found.update(exc.problems)
